@@ -1,0 +1,357 @@
+import { CaChatError } from './errors.js';
+import type { CA, Chat, Client, EndReason, FileRecord, FileRef, Invite, Message, Offer } from './domain.js';
+import type {
+  AppendResult,
+  CAFilter,
+  CAPatch,
+  ChatFilter,
+  ClaimResult,
+  ClientPatch,
+  NewMessage,
+  OfferFilter,
+  Storage,
+} from './storage.js';
+
+/**
+ * A Storage kept in process memory: fast, and gone when the process exits. For tests,
+ * demos, and embedders who persist elsewhere. Each method runs synchronously inside its
+ * promise, so every method is atomic in a single process.
+ */
+export function createMemoryStorage(): Storage {
+  return new MemoryStorage();
+}
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+class MemoryStorage implements Storage {
+  private cas = new Map<string, CA>();
+  private clients = new Map<string, Client>();
+  private chats = new Map<string, Chat>();
+  /** chatId → messages in seq order (index = seq - 1). */
+  private messages = new Map<string, Message[]>();
+  /** `${chatId}\u0000${from}\u0000${key}` → seq */
+  private idempotency = new Map<string, number>();
+  /** chatId → caId → offer */
+  private offers = new Map<string, Map<string, Offer>>();
+  private files = new Map<string, FileRecord>();
+  private invites = new Map<string, Invite>();
+  private kv = new Map<string, unknown>();
+  /** `${chatId}\u0000${seq}` of messages with pending delivery. */
+  private pending = new Set<string>();
+  private closed = false;
+
+  async init(): Promise<void> {
+    this.closed = false;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private check(): void {
+    if (this.closed) throw new CaChatError('storage_error', 'storage is closed');
+  }
+
+  // ---- CAs
+  async createCA(ca: CA): Promise<void> {
+    this.check();
+    if (this.cas.has(ca.id)) throw new CaChatError('storage_error', `CA ${ca.id} already exists`);
+    for (const other of this.cas.values()) {
+      if (other.channel === ca.channel && other.externalId === ca.externalId) {
+        throw new CaChatError('ca_already_registered', `a CA with ${ca.channel} id ${ca.externalId} already exists`);
+      }
+    }
+    this.cas.set(ca.id, copy(ca));
+  }
+
+  async getCA(id: string): Promise<CA | null> {
+    this.check();
+    const ca = this.cas.get(id);
+    return ca ? copy(ca) : null;
+  }
+
+  async getCAByExternalId(channel: string, externalId: string): Promise<CA | null> {
+    this.check();
+    for (const ca of this.cas.values()) {
+      if (ca.channel === channel && ca.externalId === externalId) return copy(ca);
+    }
+    return null;
+  }
+
+  async updateCA(id: string, patch: CAPatch): Promise<CA | null> {
+    this.check();
+    const ca = this.cas.get(id);
+    if (!ca) return null;
+    const next = { ...ca, ...copy(stripUndefined(patch)) };
+    this.cas.set(id, next);
+    return copy(next);
+  }
+
+  async listCAs(filter: CAFilter = {}): Promise<CA[]> {
+    this.check();
+    const out: CA[] = [];
+    for (const ca of this.cas.values()) {
+      if (filter.approval && ca.approval !== filter.approval) continue;
+      if (filter.status && ca.status !== filter.status) continue;
+      if (filter.channel && ca.channel !== filter.channel) continue;
+      if (filter.language && !ca.languages.includes(filter.language)) continue;
+      out.push(copy(ca));
+    }
+    return out.sort((a, b) => a.registeredAt - b.registeredAt || cmp(a.id, b.id));
+  }
+
+  // ---- invites
+  async createInvite(invite: Invite): Promise<void> {
+    this.check();
+    if (this.invites.has(invite.codeHash)) throw new CaChatError('storage_error', 'invite already exists');
+    this.invites.set(invite.codeHash, copy(invite));
+  }
+
+  async useInvite(codeHash: string, usedBy: string, now: number): Promise<boolean> {
+    this.check();
+    const invite = this.invites.get(codeHash);
+    if (!invite || invite.usedAt !== null) return false;
+    if (invite.expiresAt !== null && invite.expiresAt <= now) return false;
+    invite.usedAt = now;
+    invite.usedBy = usedBy;
+    return true;
+  }
+
+  // ---- clients
+  async createClient(client: Client): Promise<void> {
+    this.check();
+    if (this.clients.has(client.id)) throw new CaChatError('storage_error', `client ${client.id} already exists`);
+    this.clients.set(client.id, copy(client));
+  }
+
+  async getClient(id: string): Promise<Client | null> {
+    this.check();
+    const client = this.clients.get(id);
+    return client ? copy(client) : null;
+  }
+
+  async updateClient(id: string, patch: ClientPatch): Promise<Client | null> {
+    this.check();
+    const client = this.clients.get(id);
+    if (!client) return null;
+    const next = { ...client, ...copy(stripUndefined(patch)) };
+    this.clients.set(id, next);
+    return copy(next);
+  }
+
+  // ---- chats
+  async createChat(chat: Chat): Promise<void> {
+    this.check();
+    if (this.chats.has(chat.id)) throw new CaChatError('storage_error', `chat ${chat.id} already exists`);
+    this.chats.set(chat.id, copy(chat));
+  }
+
+  async getChat(id: string): Promise<Chat | null> {
+    this.check();
+    const chat = this.chats.get(id);
+    return chat ? copy(chat) : null;
+  }
+
+  private filterChats(filter: ChatFilter): Chat[] {
+    const states = filter.state === undefined ? null : ([] as string[]).concat(filter.state);
+    const out: Chat[] = [];
+    for (const chat of this.chats.values()) {
+      if (states && !states.includes(chat.state)) continue;
+      if (filter.clientId && chat.clientId !== filter.clientId) continue;
+      if (filter.caId && chat.caId !== filter.caId) continue;
+      if (filter.language && chat.language !== filter.language) continue;
+      if (filter.endedBefore !== undefined && !(chat.endedAt !== null && chat.endedAt < filter.endedBefore)) continue;
+      out.push(chat);
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || cmp(a.id, b.id));
+  }
+
+  async listChats(filter: ChatFilter = {}): Promise<Chat[]> {
+    this.check();
+    const chats = this.filterChats(filter);
+    return (filter.limit !== undefined ? chats.slice(0, filter.limit) : chats).map(copy);
+  }
+
+  async countChats(filter: ChatFilter = {}): Promise<number> {
+    this.check();
+    return this.filterChats({ ...filter, limit: undefined }).length;
+  }
+
+  async claimChat(chatId: string, caId: string, now: number): Promise<ClaimResult> {
+    this.check();
+    const chat = this.chats.get(chatId);
+    if (!chat) return { ok: false, reason: 'not_found', chat: null };
+    if (chat.state !== 'waiting') return { ok: false, reason: 'not_waiting', chat: copy(chat) };
+    const ca = this.cas.get(caId);
+    if (!ca) return { ok: false, reason: 'ca_not_found', chat: copy(chat) };
+    let active = 0;
+    for (const c of this.chats.values()) if (c.caId === caId && c.state === 'active') active++;
+    if (active >= ca.maxChats) return { ok: false, reason: 'at_capacity', chat: copy(chat) };
+    chat.state = 'active';
+    chat.caId = caId;
+    chat.matchedAt = now;
+    ca.lastAssignedAt = now;
+    return { ok: true, chat: copy(chat) };
+  }
+
+  async endChat(chatId: string, reason: EndReason, now: number): Promise<Chat | null> {
+    this.check();
+    const chat = this.chats.get(chatId);
+    if (!chat || chat.state === 'ended') return null;
+    chat.state = 'ended';
+    chat.endReason = reason;
+    chat.endedAt = now;
+    return copy(chat);
+  }
+
+  async deleteChat(chatId: string): Promise<FileRef[]> {
+    this.check();
+    this.chats.delete(chatId);
+    for (const m of this.messages.get(chatId) ?? []) {
+      this.pending.delete(pendingKey(m.chatId, m.seq));
+      if (m.idempotencyKey !== null) this.idempotency.delete(idemKey(chatId, m.from, m.idempotencyKey));
+    }
+    this.messages.delete(chatId);
+    this.offers.delete(chatId);
+    const removed: FileRef[] = [];
+    for (const [id, file] of this.files) {
+      if (file.chatId !== chatId) continue;
+      this.files.delete(id);
+      removed.push({ id: file.id, name: file.name, mime: file.mime, size: file.size, sha256: file.sha256 });
+    }
+    return removed;
+  }
+
+  // ---- messages
+  async appendMessage(input: NewMessage): Promise<AppendResult> {
+    this.check();
+    const list = this.messages.get(input.chatId) ?? [];
+    if (input.idempotencyKey !== null) {
+      const seq = this.idempotency.get(idemKey(input.chatId, input.from, input.idempotencyKey));
+      if (seq !== undefined) return { message: copy(list[seq - 1]!), duplicate: true };
+    }
+    const message: Message = { ...copy(input), seq: list.length + 1 };
+    list.push(message);
+    this.messages.set(input.chatId, list);
+    if (input.idempotencyKey !== null) {
+      this.idempotency.set(idemKey(input.chatId, input.from, input.idempotencyKey), message.seq);
+    }
+    if (message.delivery.state === 'pending') this.pending.add(pendingKey(message.chatId, message.seq));
+    return { message: copy(message), duplicate: false };
+  }
+
+  async getMessage(chatId: string, seq: number): Promise<Message | null> {
+    this.check();
+    const m = this.messages.get(chatId)?.[seq - 1];
+    return m ? copy(m) : null;
+  }
+
+  async listMessages(chatId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<Message[]> {
+    this.check();
+    const list = this.messages.get(chatId) ?? [];
+    const start = Math.max(0, options.afterSeq ?? 0);
+    const end = options.limit === undefined ? list.length : start + Math.max(0, options.limit);
+    return list.slice(start, end).map(copy);
+  }
+
+  async lastSeq(chatId: string): Promise<number> {
+    this.check();
+    return this.messages.get(chatId)?.length ?? 0;
+  }
+
+  async updateDelivery(chatId: string, seq: number, delivery: Message['delivery']): Promise<void> {
+    this.check();
+    const m = this.messages.get(chatId)?.[seq - 1];
+    if (!m) throw new CaChatError('not_found', `message ${chatId}#${seq} does not exist`);
+    m.delivery = copy(delivery);
+    if (delivery.state === 'pending') this.pending.add(pendingKey(chatId, seq));
+    else this.pending.delete(pendingKey(chatId, seq));
+  }
+
+  async listPendingDeliveries(options: { limit?: number } = {}): Promise<Message[]> {
+    this.check();
+    const out: Message[] = [];
+    for (const key of this.pending) {
+      const [chatId, seq] = key.split('\u0000') as [string, string];
+      const m = this.messages.get(chatId)?.[Number(seq) - 1];
+      if (m) out.push(m);
+    }
+    out.sort((a, b) => cmp(a.chatId, b.chatId) || a.seq - b.seq);
+    return (options.limit === undefined ? out : out.slice(0, options.limit)).map(copy);
+  }
+
+  // ---- offers
+  async putOffer(offer: Offer): Promise<void> {
+    this.check();
+    let byCa = this.offers.get(offer.chatId);
+    if (!byCa) this.offers.set(offer.chatId, (byCa = new Map()));
+    byCa.set(offer.caId, copy(offer));
+  }
+
+  async getOffer(chatId: string, caId: string): Promise<Offer | null> {
+    this.check();
+    const offer = this.offers.get(chatId)?.get(caId);
+    return offer ? copy(offer) : null;
+  }
+
+  async listOffers(filter: OfferFilter = {}): Promise<Offer[]> {
+    this.check();
+    const out: Offer[] = [];
+    const maps = filter.chatId ? [this.offers.get(filter.chatId) ?? new Map<string, Offer>()] : [...this.offers.values()];
+    for (const byCa of maps) {
+      for (const offer of byCa.values()) {
+        if (filter.caId && offer.caId !== filter.caId) continue;
+        if (filter.state && offer.state !== filter.state) continue;
+        out.push(copy(offer));
+      }
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || cmp(a.chatId, b.chatId) || cmp(a.caId, b.caId));
+  }
+
+  // ---- files
+  async createFile(file: FileRecord): Promise<void> {
+    this.check();
+    if (this.files.has(file.id)) throw new CaChatError('storage_error', `file ${file.id} already exists`);
+    this.files.set(file.id, copy(file));
+  }
+
+  async getFile(id: string): Promise<FileRecord | null> {
+    this.check();
+    const file = this.files.get(id);
+    return file ? copy(file) : null;
+  }
+
+  // ---- kv
+  async kvGet<T = unknown>(namespace: string, key: string): Promise<T | null> {
+    this.check();
+    const value = this.kv.get(kvKey(namespace, key));
+    return value === undefined ? null : (copy(value) as T);
+  }
+
+  async kvSet(namespace: string, key: string, value: unknown): Promise<void> {
+    this.check();
+    this.kv.set(kvKey(namespace, key), copy(value));
+  }
+
+  async kvSetIfAbsent(namespace: string, key: string, value: unknown): Promise<boolean> {
+    this.check();
+    const k = kvKey(namespace, key);
+    if (this.kv.has(k)) return false;
+    this.kv.set(k, copy(value));
+    return true;
+  }
+
+  async kvDelete(namespace: string, key: string): Promise<void> {
+    this.check();
+    this.kv.delete(kvKey(namespace, key));
+  }
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const idemKey = (chatId: string, from: string, key: string): string => `${chatId}\u0000${from}\u0000${key}`;
+const pendingKey = (chatId: string, seq: number): string => `${chatId}\u0000${seq}`;
+const kvKey = (namespace: string, key: string): string => `${namespace}\u0000${key}`;
