@@ -13,4 +13,4 @@ export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export { createMemoryStorage } from './memory-storage.js';
 export { createFsBlobStore, type FsBlobStoreOptions } from './fs-blob-store.js';
-// relay: export { createRelay, ... } from './relay/index.js';  (added with the relay)
+export * from './relay/index.js';

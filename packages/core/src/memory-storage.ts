@@ -82,7 +82,7 @@ class MemoryStorage implements Storage {
     this.check();
     const ca = this.cas.get(id);
     if (!ca) return null;
-    const next = { ...ca, ...copy(stripUndefined(patch)) };
+    const next = { ...ca, ...copy(pickDefined(patch, CA_PATCH_KEYS)) };
     this.cas.set(id, next);
     return copy(next);
   }
@@ -134,7 +134,7 @@ class MemoryStorage implements Storage {
     this.check();
     const client = this.clients.get(id);
     if (!client) return null;
-    const next = { ...client, ...copy(stripUndefined(patch)) };
+    const next = { ...client, ...copy(pickDefined(patch, CLIENT_PATCH_KEYS)) };
     this.clients.set(id, next);
     return copy(next);
   }
@@ -347,8 +347,25 @@ class MemoryStorage implements Storage {
   }
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+// Only these fields may change; anything else in a patch (an id, say) is ignored so a
+// sloppy caller can't re-key a record.
+const CA_PATCH_KEYS: readonly (keyof CAPatch)[] = [
+  'address',
+  'name',
+  'membershipNo',
+  'languages',
+  'topics',
+  'approval',
+  'status',
+  'maxChats',
+  'lastAssignedAt',
+];
+const CLIENT_PATCH_KEYS: readonly (keyof ClientPatch)[] = ['name', 'language', 'tokenHash'];
+
+function pickDefined<T extends object>(value: T, keys: readonly (keyof T)[]): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of keys) if (value[key] !== undefined) out[key] = value[key];
+  return out;
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

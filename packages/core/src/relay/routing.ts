@@ -24,3 +24,43 @@ export interface RoutingContext {
   offers: Offer[];
   now: number;
 }
+
+/** Offers a chat to every eligible CA at once; the first to accept wins. */
+export const broadcastStrategy: RoutingStrategy = Object.freeze({
+  name: 'broadcast',
+  offerTimeoutMs: null,
+  select: (context: RoutingContext): CA[] => [...context.candidates],
+});
+
+/**
+ * Offers a chat to one CA at a time: whoever was assigned a chat least recently (never
+ * first), moving on after `offerTimeoutMs` or a decline. CAs whose earlier offer for this
+ * chat expired go to the back, so the chat cycles through everyone before asking anyone twice.
+ */
+export function roundRobinStrategy(offerTimeoutMs = 60_000): RoutingStrategy {
+  if (!(Number.isFinite(offerTimeoutMs) && offerTimeoutMs > 0)) {
+    throw new RangeError('roundRobinStrategy: offerTimeoutMs must be a positive number');
+  }
+  return Object.freeze({
+    name: 'round-robin',
+    offerTimeoutMs,
+    select(context: RoutingContext): CA[] {
+      if (context.offers.some((o) => o.state === 'open')) return [];
+      const lastOfferAt = new Map<string, number>();
+      for (const offer of context.offers) {
+        lastOfferAt.set(
+          offer.caId,
+          Math.max(lastOfferAt.get(offer.caId) ?? -Infinity, offer.createdAt),
+        );
+      }
+      const ranked = [...context.candidates].sort(
+        (a, b) =>
+          (lastOfferAt.get(a.id) ?? -Infinity) - (lastOfferAt.get(b.id) ?? -Infinity) ||
+          (a.lastAssignedAt ?? -Infinity) - (b.lastAssignedAt ?? -Infinity) ||
+          a.registeredAt - b.registeredAt ||
+          (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      );
+      return ranked.slice(0, 1);
+    },
+  });
+}

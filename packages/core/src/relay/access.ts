@@ -1,0 +1,97 @@
+import type { CA, Chat, FileRef, Message, Party } from '../domain.js';
+import { CaChatError } from '../errors.js';
+import { chatLock, type RelayContext } from './context.js';
+
+/** A chat of this client (any state): `unknown_chat` / `not_your_chat` otherwise. */
+export async function clientChat(
+  ctx: RelayContext,
+  clientId: string,
+  chatId: string,
+): Promise<Chat> {
+  const chat = typeof chatId === 'string' ? await ctx.storage.getChat(chatId) : null;
+  if (!chat) throw new CaChatError('unknown_chat', 'no such chat');
+  if (chat.clientId !== clientId) throw new CaChatError('not_your_chat', 'this is not your chat');
+  return chat;
+}
+
+/** A chat this client may write to: waiting or active (messages wait for the CA). */
+export async function writableClientChat(
+  ctx: RelayContext,
+  clientId: string,
+  chatId: string,
+): Promise<Chat> {
+  const chat = await clientChat(ctx, clientId, chatId);
+  if (chat.state === 'ended') throw new CaChatError('chat_ended', 'this chat has ended');
+  return chat;
+}
+
+export async function requireCA(ctx: RelayContext, caId: string): Promise<CA> {
+  const ca = typeof caId === 'string' ? await ctx.storage.getCA(caId) : null;
+  if (!ca) throw new CaChatError('ca_not_registered', 'this CA is not registered');
+  return ca;
+}
+
+/** An active chat of this CA. */
+export async function writableCAChat(
+  ctx: RelayContext,
+  caId: string,
+  chatId: string,
+): Promise<{ ca: CA; chat: Chat }> {
+  const ca = await requireCA(ctx, caId);
+  const chat = typeof chatId === 'string' ? await ctx.storage.getChat(chatId) : null;
+  if (!chat) throw new CaChatError('unknown_chat', 'no such chat');
+  if (chat.state === 'waiting') throw new CaChatError('chat_not_active', 'this chat has no CA yet');
+  if (chat.caId !== caId) throw new CaChatError('not_your_chat', 'this is not your chat');
+  if (chat.state === 'ended') throw new CaChatError('chat_ended', 'this chat has ended');
+  return { ca, chat };
+}
+
+export function pendingDelivery(now: number): Message['delivery'] {
+  return { state: 'pending', peerMessageId: null, attempts: 0, nextAttemptAt: now, error: null };
+}
+
+export interface StoreInput {
+  chatId: string;
+  from: Exclude<Party, 'system'>;
+  text: string | null;
+  file: FileRef | null;
+  idempotencyKey: string | null;
+  /** Re-checked under the chat's lock: the chat may have ended since the first check. */
+  allowWaiting: boolean;
+  /** Runs under the lock before the message is appended (e.g. storing a file record). */
+  beforeAppend?: () => Promise<void>;
+}
+
+/**
+ * Stores a message (seq assigned, idempotent on its key) under the chat's lock, so it can't
+ * slip in after the chat ended; then hands it to the outbox. Resolves once it is stored.
+ */
+export async function storeMessage(
+  ctx: RelayContext,
+  input: StoreInput,
+): Promise<{ message: Message; duplicate: boolean; chat: Chat }> {
+  const result = await ctx.locks.run(chatLock(input.chatId), async () => {
+    const chat = await ctx.storage.getChat(input.chatId);
+    if (!chat) throw new CaChatError('unknown_chat', 'no such chat');
+    if (chat.state === 'ended') throw new CaChatError('chat_ended', 'this chat has ended');
+    if (chat.state === 'waiting' && !input.allowWaiting)
+      throw new CaChatError('chat_not_active', 'this chat has no CA yet');
+    await input.beforeAppend?.();
+    const now = ctx.clock.now();
+    const appended = await ctx.storage.appendMessage({
+      chatId: input.chatId,
+      from: input.from,
+      text: input.text,
+      file: input.file,
+      createdAt: now,
+      idempotencyKey: input.idempotencyKey,
+      delivery: pendingDelivery(now),
+    });
+    return { ...appended, chat };
+  });
+  if (!result.duplicate) {
+    ctx.emit('message.stored', result.message, result.chat);
+    ctx.modules.outbox.kick(input.chatId);
+  }
+  return result;
+}

@@ -1,0 +1,2 @@
+export { createRelay } from './create-relay.js';
+export { broadcastStrategy, roundRobinStrategy } from './routing.js';

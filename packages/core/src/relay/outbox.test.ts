@@ -1,0 +1,255 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CaChatError } from '../errors.js';
+import { createHarness, type Harness } from './test-harness.js';
+
+const harnesses: Harness[] = [];
+afterEach(async () => {
+  for (const h of harnesses.splice(0)) {
+    await h.close();
+    expect(h.errors()).toEqual([]);
+  }
+});
+
+async function activeChat(options: Parameters<typeof createHarness>[0] = {}) {
+  const h = await createHarness({
+    deliveryRetry: { initialDelayMs: 1000, maxDelayMs: 8000, maxAttempts: 5 },
+    ...options,
+  });
+  harnesses.push(h);
+  const ca = await h.addCA();
+  const client = await h.addClient();
+  const { chat } = await h.relay.requestChat(client.id, { language: 'en' });
+  await h.relay.acceptOffer(ca.id, chat.id);
+  return { h, ca, client, chat };
+}
+
+describe('outbox', () => {
+  it('a failing delivery is retried in order after the channel recovers (1..5 arrive as 1..5)', async () => {
+    const { h, client, chat } = await activeChat();
+    const retries: CaChatError[] = [];
+    h.relay.on('delivery.retry', (_m, _c, error) => retries.push(error));
+    h.channel.failNextDeliveries(1, { retryable: true });
+    for (let i = 1; i <= 5; i++)
+      await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: `m${i}` });
+    await h.relay.flushOutbox();
+
+    expect(h.channel.deliveredMessages()).toEqual([]);
+    expect(retries).toHaveLength(1);
+    expect((await h.storage.getMessage(chat.id, 1))?.delivery).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+    });
+    expect((await h.storage.getMessage(chat.id, 2))?.delivery).toMatchObject({
+      state: 'pending',
+      attempts: 0,
+    });
+
+    await h.clock.advance(1000);
+    await h.relay.flushOutbox();
+
+    expect(h.channel.deliveredMessages().map((m) => m.text)).toEqual([
+      'm1',
+      'm2',
+      'm3',
+      'm4',
+      'm5',
+    ]);
+    for (let seq = 1; seq <= 5; seq++) {
+      expect((await h.storage.getMessage(chat.id, seq))?.delivery).toMatchObject({
+        state: 'delivered',
+        peerMessageId: `${chat.id}:${seq}`,
+      });
+    }
+    const statuses = h.transport.eventsFor(client.id, 'message.status');
+    expect(statuses.map((s) => [s.seq, s.state])).toEqual(
+      [1, 2, 3, 4, 5].map((seq) => [seq, 'delivered']),
+    );
+  });
+
+  it('a backlog of 250 messages behind a failed delivery arrives complete and in order', async () => {
+    const { h, client, chat } = await activeChat();
+    h.channel.failNextDeliveries(1, { retryable: true });
+    const texts = Array.from({ length: 250 }, (_, i) => `m${i + 1}`);
+    for (const text of texts) await h.relay.sendClientMessage(client.id, { chatId: chat.id, text });
+    await h.relay.flushOutbox();
+    expect(h.channel.deliveredMessages()).toEqual([]);
+
+    await h.clock.advance(1000);
+    await h.relay.flushOutbox();
+
+    expect(h.channel.deliveredMessages().map((m) => m.text)).toEqual(texts);
+    expect(await h.storage.listPendingDeliveries()).toEqual([]);
+  });
+
+  it('a non-retryable failure marks the message failed, tells the client, and the next message goes on', async () => {
+    const { h, client, chat } = await activeChat();
+    const failed: string[] = [];
+    h.relay.on('message.failed', (_m, _c, reason) => failed.push(reason));
+    h.channel.failNextDeliveries(1, { retryable: false, message: 'blocked by user' });
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'first' });
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'second' });
+    await h.relay.flushOutbox();
+
+    expect((await h.storage.getMessage(chat.id, 1))?.delivery).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      error: 'blocked by user',
+    });
+    expect(h.transport.eventsFor(client.id, 'message.status')).toContainEqual({
+      type: 'message.status',
+      chatId: chat.id,
+      seq: 1,
+      state: 'failed',
+      reason: 'blocked by user',
+    });
+    expect(failed).toEqual(['blocked by user']);
+    expect(h.channel.deliveredMessages().map((m) => m.text)).toEqual(['second']);
+  });
+
+  it('gives up after maxAttempts of retryable failures and tells the CA when its own message failed', async () => {
+    const { h, client, ca, chat } = await activeChat({
+      deliveryRetry: { initialDelayMs: 100, maxDelayMs: 100, maxAttempts: 3 },
+    });
+    h.transport.failNextDeliveries(3, { retryable: true });
+    await h.relay.sendCAMessage(ca.id, { chatId: chat.id, text: 'hello' });
+    await h.relay.flushOutbox();
+    await h.clock.advance(100);
+    await h.relay.flushOutbox();
+    await h.clock.advance(100);
+    await h.relay.flushOutbox();
+
+    expect((await h.storage.getMessage(chat.id, 1))?.delivery).toMatchObject({
+      state: 'failed',
+      attempts: 3,
+    });
+    expect(h.channel.callsOf('notify').map((c) => c.notice)).toEqual([
+      expect.objectContaining({ type: 'delivery_failed', chatId: chat.id, seq: 1 }),
+    ]);
+    expect(h.transport.eventsFor(client.id, 'message')).toEqual([]);
+  });
+
+  it('CA messages to an offline client stay pending without burning attempts and arrive when it reconnects', async () => {
+    const { h, client, ca, chat } = await activeChat();
+    h.transport.setOffline(client.id);
+    await h.relay.sendCAMessage(ca.id, { chatId: chat.id, text: 'are you there?' });
+    await h.relay.flushOutbox();
+    expect((await h.storage.getMessage(chat.id, 1))?.delivery).toMatchObject({
+      state: 'pending',
+      attempts: 0,
+    });
+
+    const arrived = h.transport.waitFor(client.id, 'message');
+    h.transport.connect(client.id);
+    expect(await arrived).toMatchObject({
+      chatId: chat.id,
+      seq: 1,
+      from: 'ca',
+      text: 'are you there?',
+    });
+  });
+
+  it('pending deliveries resume after a relay restart on the same storage', async () => {
+    const { h, client, ca, chat } = await activeChat();
+    h.channel.failNextDeliveries(1, { retryable: true });
+    h.transport.setOffline(client.id);
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'c1', clientMsgId: 'a' });
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'c2', clientMsgId: 'b' });
+    await h.relay.sendCAMessage(ca.id, { chatId: chat.id, text: 'from ca' });
+    await h.relay.flushOutbox();
+    expect(h.channel.deliveredMessages()).toEqual([]);
+
+    const h2 = await h.restart();
+    harnesses.push(h2);
+    const caGot = h2.transport.waitFor(client.id, 'message', undefined, { includePast: true });
+    await h2.clock.advance(1000);
+    await h2.relay.flushOutbox();
+
+    expect(h2.channel.deliveredMessages().map((m) => m.text)).toEqual(['c1', 'c2']);
+    expect(await caGot).toMatchObject({ seq: 3, text: 'from ca' });
+    expect(await h2.storage.listPendingDeliveries()).toEqual([]);
+  });
+
+  it('a duplicate inbound message (same clientMsgId, same CA key) is stored once', async () => {
+    const { h, client, ca, chat } = await activeChat();
+    const first = await h.relay.sendClientMessage(client.id, {
+      chatId: chat.id,
+      text: 'hi',
+      clientMsgId: 'k1',
+    });
+    const again = await h.relay.sendClientMessage(client.id, {
+      chatId: chat.id,
+      text: 'hi',
+      clientMsgId: 'k1',
+    });
+    const caFirst = await h.relay.sendCAMessage(ca.id, {
+      chatId: chat.id,
+      text: 'yes',
+      idempotencyKey: 'tg-42',
+    });
+    const caAgain = await h.relay.sendCAMessage(ca.id, {
+      chatId: chat.id,
+      text: 'yes',
+      idempotencyKey: 'tg-42',
+    });
+    await h.relay.flushOutbox();
+
+    expect([first.duplicate, again.duplicate, caFirst.duplicate, caAgain.duplicate]).toEqual([
+      false,
+      true,
+      false,
+      true,
+    ]);
+    expect(again.message.seq).toBe(first.message.seq);
+    expect(caAgain.message.seq).toBe(caFirst.message.seq);
+    expect(await h.storage.lastSeq(chat.id)).toBe(2);
+    expect(h.channel.deliveredMessages()).toHaveLength(1);
+    expect(h.transport.eventsFor(client.id, 'message')).toHaveLength(1);
+  });
+
+  it('a message is stored before it is acknowledged: the awaited seq is in storage even while delivery fails', async () => {
+    const { h, client, chat } = await activeChat();
+    h.channel.failNextDeliveries(10, { retryable: true });
+    const { message } = await h.relay.sendClientMessage(client.id, {
+      chatId: chat.id,
+      text: 'kept',
+      clientMsgId: 'x',
+    });
+    expect(message.seq).toBe(1);
+    expect(await h.storage.getMessage(chat.id, 1)).toMatchObject({
+      text: 'kept',
+      from: 'client',
+      idempotencyKey: 'x',
+    });
+  });
+
+  it('what a client wrote while waiting reaches the CA with the match and is marked delivered', async () => {
+    const h = await createHarness();
+    harnesses.push(h);
+    const client = await h.addClient();
+    const { chat } = await h.relay.requestChat(client.id, {
+      language: 'en',
+      text: 'need help with GST',
+    });
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'still there?' });
+    await h.relay.flushOutbox();
+    const ca = await h.addCA();
+    await h.channel.waitFor('sendOffer', (c) => c.offer.chatId === chat.id, { includePast: true });
+    expect(h.channel.callsOf('sendOffer')[0]!.offer.firstMessage).toBe('need help with GST');
+
+    await h.relay.acceptOffer(ca.id, chat.id);
+    await h.relay.flushOutbox();
+
+    expect(h.channel.callsOf('chatMatched')[0]!.history.map((m) => m.text)).toEqual([
+      'need help with GST',
+      'still there?',
+    ]);
+    expect(h.channel.deliveredMessages()).toEqual([]);
+    expect((await h.storage.listMessages(chat.id)).map((m) => m.delivery.state)).toEqual([
+      'delivered',
+      'delivered',
+    ]);
+    expect(h.transport.eventsFor(client.id, 'chat.matched')).toEqual([
+      { type: 'chat.matched', chatId: chat.id, ca: { name: ca.name, languages: ['en'] } },
+    ]);
+  });
+});

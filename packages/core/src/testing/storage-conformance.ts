@@ -1,0 +1,66 @@
+import { afterEach, beforeEach, describe } from 'vitest';
+import type { Storage } from '../storage.js';
+import { chatCases } from './storage-conformance/chat-cases.js';
+import type { ConformanceContext } from './storage-conformance/fixtures.js';
+import { isolationCases } from './storage-conformance/isolation-cases.js';
+import { messageCases } from './storage-conformance/message-cases.js';
+import { peopleCases } from './storage-conformance/people-cases.js';
+import { recordCases } from './storage-conformance/record-cases.js';
+
+export interface StorageConformanceOptions {
+  /** Shown in the test names: `Storage conformance: <name>`. */
+  name: string;
+  /** A fresh, empty storage for one test. The suite calls `init()` on it. */
+  create: () => Promise<Storage>;
+  /** Cleans up after a test (temp folders…). Gets the storage in use, possibly already closed. Default: `close()`. */
+  destroy?: (storage: Storage) => Promise<void>;
+  /**
+   * For durable storages: closes `storage` and opens the same data again. The suite calls
+   * `init()` on the result and checks that everything written before is still there.
+   * Without it the durability cases are skipped.
+   */
+  reopen?: (storage: Storage) => Promise<Storage>;
+}
+
+/**
+ * The shared Storage test suite (in the spirit of Auth.js's `runBasicTests`): every Storage
+ * runs it with one call from a vitest test file. It reads back what was stored rather than
+ * trusting return values, and races the conditional operations (`claimChat`,
+ * `appendMessage`, `useInvite`, `kvSetIfAbsent`, `endChat`) against themselves.
+ *
+ * ```ts
+ * runStorageConformance({ name: 'memory', create: async () => createMemoryStorage() });
+ * ```
+ */
+export function runStorageConformance(options: StorageConformanceOptions): void {
+  const { create, reopen } = options;
+  const destroy = options.destroy ?? ((storage: Storage) => storage.close());
+  const ctx: ConformanceContext = {
+    storage: undefined as unknown as Storage,
+    reopen:
+      reopen === undefined
+        ? undefined
+        : async () => {
+            const next = await reopen(ctx.storage);
+            ctx.storage = next;
+            await next.init();
+          },
+  };
+
+  describe(`Storage conformance: ${options.name}`, () => {
+    beforeEach(async () => {
+      ctx.storage = await create();
+      await ctx.storage.init();
+    });
+
+    afterEach(async () => {
+      await destroy(ctx.storage);
+    });
+
+    peopleCases(ctx);
+    chatCases(ctx);
+    messageCases(ctx);
+    recordCases(ctx);
+    isolationCases(ctx);
+  });
+}
