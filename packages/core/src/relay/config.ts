@@ -47,6 +47,11 @@ export const MAX_CHATS_PER_CA = 50;
 
 /** How long one channel or transport call may take before the relay gives up on it. */
 export const PLUGIN_CALL_TIMEOUT_MS = 30_000;
+/**
+ * Channel calls that carry a file (a 50 MB upload on a slow link) get longer: timing out
+ * while the upload still completes would make the outbox send the file twice.
+ */
+export const FILE_CALL_TIMEOUT_MS = 15 * 60_000;
 
 export function resolveConfig(options: RelayOptions = {}): RelayConfig {
   const mode = options.registrationMode ?? RELAY_DEFAULTS.registrationMode;

@@ -5,6 +5,7 @@ import { chatLock, matchTimerKey, type RelayContext } from './context.js';
 import { canTakeChats, eligibleCAs, fitsChat, hasCapacity, isEligible } from './eligibility.js';
 import { newSortableId, type Identities } from './identities.js';
 import { pendingDelivery, requireCA } from './access.js';
+import { FILE_CALL_TIMEOUT_MS } from './config.js';
 import { callChannel, tellClient } from './plugins.js';
 import { normaliseLanguage, optionalKey, optionalTopic, validateText } from './validation.js';
 
@@ -212,8 +213,12 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
           const history = await storage.listMessages(chatId);
           const delivered: Message[] = [];
           try {
-            await callChannel(ctx, winner, 'chatMatched', (channel) =>
-              channel.chatMatched(winner, chat2, history),
+            await callChannel(
+              ctx,
+              winner,
+              'chatMatched',
+              (channel) => channel.chatMatched(winner, chat2, history),
+              history.some((m) => m.file !== null) ? FILE_CALL_TIMEOUT_MS : undefined,
             );
             // The history carried the client's messages so far: they reached the CA.
             for (const m of history) {

@@ -1,6 +1,7 @@
 import type { Chat, Delivery, Message } from '../domain.js';
 import { CaChatError } from '../errors.js';
 import type { RelayContext } from './context.js';
+import { FILE_CALL_TIMEOUT_MS } from './config.js';
 import { callChannel, channelOf, deliverToClient, tellCA, tellClient } from './plugins.js';
 
 /**
@@ -151,8 +152,12 @@ export function createOutbox(ctx: RelayContext): Outbox {
       // channel was left out of this deployment): keep it pending for a relay that has one.
       if (!channelOf(ctx, ca)) return 'blocked';
       try {
-        const receipt = await callChannel(ctx, ca, 'deliverMessage', (ch) =>
-          ch.deliverMessage(ca, chat, m),
+        const receipt = await callChannel(
+          ctx,
+          ca,
+          'deliverMessage',
+          (ch) => ch.deliverMessage(ca, chat, m),
+          m.file ? FILE_CALL_TIMEOUT_MS : undefined,
         );
         return delivered(
           m,

@@ -137,17 +137,18 @@ export async function callPlugin<T>(
   code: 'channel_error' | 'transport_error',
   label: string,
   fn: () => Promise<T>,
+  timeoutMs: number = PLUGIN_CALL_TIMEOUT_MS,
 ): Promise<T> {
   let timer: ReturnType<RelayContext['clock']['setTimeout']> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = ctx.clock.setTimeout(
       () =>
         reject(
-          new CaChatError('timeout', `${label} took longer than ${PLUGIN_CALL_TIMEOUT_MS} ms`, {
+          new CaChatError('timeout', `${label} took longer than ${timeoutMs} ms`, {
             retryable: true,
           }),
         ),
-      PLUGIN_CALL_TIMEOUT_MS,
+      timeoutMs,
     );
   });
   try {
@@ -169,11 +170,12 @@ export async function callChannel<T>(
   ca: CA,
   method: string,
   fn: (channel: CAChannel) => Promise<T>,
+  timeoutMs?: number,
 ): Promise<T> {
   const channel = channelOf(ctx, ca);
   if (!channel)
     throw new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`);
-  return callPlugin(ctx, 'channel_error', `channel ${channel.name}.${method}`, () => fn(channel));
+  return callPlugin(ctx, 'channel_error', `channel ${channel.name}.${method}`, () => fn(channel), timeoutMs);
 }
 
 /** Best-effort channel call: failures are reported, never thrown. */
