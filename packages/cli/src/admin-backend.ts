@@ -1,4 +1,11 @@
-import { CaChatError, type CA, type Chat, type Message, type Offer, type RelayApi } from '@ca-chat/core';
+import {
+  CaChatError,
+  type CA,
+  type Chat,
+  type Message,
+  type Offer,
+  type RelayApi,
+} from '@ca-chat/core';
 
 /** What the admin commands need, whether the server runs (HTTP) or not (the store, opened directly). */
 export interface AdminBackend {
@@ -29,7 +36,11 @@ export interface Transcript {
 }
 
 /** The admin operations on a relay (the running server's, or one opened on the data dir). */
-export function relayAdminBackend(relay: RelayApi, mode: 'remote' | 'local', close: () => Promise<void> = async () => {}): AdminBackend {
+export function relayAdminBackend(
+  relay: RelayApi,
+  mode: 'remote' | 'local',
+  close: () => Promise<void> = async () => {},
+): AdminBackend {
   const requireChat = async (id: string): Promise<Chat> => {
     const chat = await relay.getChat(id);
     if (!chat) throw new CaChatError('unknown_chat', `no chat with id ${id}`);
@@ -45,7 +56,10 @@ export function relayAdminBackend(relay: RelayApi, mode: 'remote' | 'local', clo
     listChats: async (filter = {}) => relay.listChats(filter.state ? { state: filter.state } : {}),
     async showChat(id) {
       const chat = await requireChat(id);
-      const [offers, transcript] = await Promise.all([relay.listOffers(id), relay.getTranscript(id)]);
+      const [offers, transcript] = await Promise.all([
+        relay.listOffers(id),
+        relay.getTranscript(id),
+      ]);
       return { chat, ca: transcript.ca, offers, messageCount: transcript.messages.length };
     },
     endChat: (id) => relay.endChatByAdmin(id),

@@ -24,18 +24,25 @@ const STATUS: Partial<Record<string, number>> = {
   chat_ended: 409,
 };
 
-export async function startAdminServer(backend: AdminBackend, logger: Logger): Promise<AdminServer> {
+export async function startAdminServer(
+  backend: AdminBackend,
+  logger: Logger,
+): Promise<AdminServer> {
   const token = randomBytes(32).toString('base64url');
   const expected = Buffer.from(`Bearer ${token}`);
   const server: Server = createServer((req, res) => {
     const auth = Buffer.from(req.headers.authorization ?? '');
     if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
-      return send(res, 401, { error: { code: 'unauthorized', message: 'missing or wrong admin token' } });
+      return send(res, 401, {
+        error: { code: 'unauthorized', message: 'missing or wrong admin token' },
+      });
     }
     route(backend, req)
       .then((body) => send(res, 200, body))
       .catch((error: unknown) => {
-        const e = CaChatError.isInstance(error) ? error : CaChatError.wrap(error, 'internal', 'admin request failed');
+        const e = CaChatError.isInstance(error)
+          ? error
+          : CaChatError.wrap(error, 'internal', 'admin request failed');
         if (e.code === 'internal') logger.error({ err: error }, 'admin request failed');
         send(res, STATUS[e.code] ?? 400, { error: { code: e.code, message: e.message } });
       });
@@ -62,24 +69,33 @@ async function route(backend: AdminBackend, req: IncomingMessage): Promise<unkno
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
   const method = req.method ?? 'GET';
   const [resource, id, action] = parts;
-  if (resource === 'cas' && method === 'GET' && !id) return backend.listCAs({ pending: url.searchParams.get('pending') === '1' });
-  if (resource === 'cas' && method === 'POST' && id && action === 'approve') return backend.approveCA(id);
-  if (resource === 'cas' && method === 'POST' && id && action === 'reject') return backend.rejectCA(id);
-  if (resource === 'cas' && method === 'POST' && id && action === 'remove') return backend.removeCA(id);
+  if (resource === 'cas' && method === 'GET' && !id)
+    return backend.listCAs({ pending: url.searchParams.get('pending') === '1' });
+  if (resource === 'cas' && method === 'POST' && id && action === 'approve')
+    return backend.approveCA(id);
+  if (resource === 'cas' && method === 'POST' && id && action === 'reject')
+    return backend.rejectCA(id);
+  if (resource === 'cas' && method === 'POST' && id && action === 'remove')
+    return backend.removeCA(id);
   if (resource === 'invites' && method === 'POST') return { code: await backend.createInvite() };
   if (resource === 'chats' && method === 'GET' && !id) {
     const state = url.searchParams.get('state');
     return backend.listChats(state ? { state: state as 'waiting' } : {});
   }
   if (resource === 'chats' && method === 'GET' && id && !action) return backend.showChat(id);
-  if (resource === 'chats' && method === 'GET' && id && action === 'transcript') return backend.transcript(id);
-  if (resource === 'chats' && method === 'POST' && id && action === 'end') return backend.endChat(id);
+  if (resource === 'chats' && method === 'GET' && id && action === 'transcript')
+    return backend.transcript(id);
+  if (resource === 'chats' && method === 'POST' && id && action === 'end')
+    return backend.endChat(id);
   throw new CaChatError('not_found', `no admin route ${method} ${url.pathname}`);
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(json),
+  });
   res.end(json);
 }
 
@@ -94,7 +110,10 @@ export function remoteAdminBackend(url: string, token: string): AdminBackend {
     const body = (await res.json()) as { error?: { code: string; message: string } };
     if (!res.ok) {
       const code = body.error?.code;
-      throw new CaChatError((code as 'internal') ?? 'internal', body.error?.message ?? `admin API answered ${res.status}`);
+      throw new CaChatError(
+        (code as 'internal') ?? 'internal',
+        body.error?.message ?? `admin API answered ${res.status}`,
+      );
     }
     return body as T;
   };
@@ -106,7 +125,8 @@ export function remoteAdminBackend(url: string, token: string): AdminBackend {
     rejectCA: (caId) => call('POST', `/cas/${id(caId)}/reject`),
     removeCA: (caId) => call('POST', `/cas/${id(caId)}/remove`),
     createInvite: async () => (await call<{ code: string }>('POST', '/invites')).code,
-    listChats: (filter = {}) => call('GET', `/chats${filter.state ? `?state=${id(filter.state)}` : ''}`),
+    listChats: (filter = {}) =>
+      call('GET', `/chats${filter.state ? `?state=${id(filter.state)}` : ''}`),
     showChat: (chatId) => call('GET', `/chats/${id(chatId)}`),
     endChat: (chatId) => call('POST', `/chats/${id(chatId)}/end`),
     transcript: (chatId) => call('GET', `/chats/${id(chatId)}/transcript`),

@@ -36,9 +36,16 @@ process.on('SIGTERM', onSignal);
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (CaChatError.isInstance(error)) {
     process.stderr.write(`ca-chat: ${error.message}\n`);
-    if (error.code === 'locked') process.stderr.write('Is another ca-chat serve running on this data dir?\n');
+    if (error.code === 'locked')
+      process.stderr.write('Is another ca-chat serve running on this data dir?\n');
   } else {
-    process.stderr.write(`ca-chat: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(
+      `ca-chat: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`,
+    );
   }
-  process.exit(error instanceof Error && 'code' in error && (error as CaChatError).code === 'config_invalid' ? 2 : 1);
+  process.exit(
+    error instanceof Error && 'code' in error && (error as CaChatError).code === 'config_invalid'
+      ? 2
+      : 1,
+  );
 });

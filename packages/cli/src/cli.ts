@@ -25,11 +25,17 @@ export function buildProgram(io: CliIo): Command {
   const serve = program
     .command('serve')
     .description('serve the client page, the WebSocket/HTTP API and the Telegram bot')
-    .option('--config <file>', 'JSON config file whose keys are the option names below (env CA_CHAT_CONFIG; default ./ca-chat.config.json if present)');
+    .option(
+      '--config <file>',
+      'JSON config file whose keys are the option names below (env CA_CHAT_CONFIG; default ./ca-chat.config.json if present)',
+    );
   for (const spec of OPTION_SPECS) {
     const flags = spec.kind === 'bool' ? spec.flag : `${spec.flag} <${spec.arg ?? 'value'}>`;
     const shown = spec.key === 'telegramToken' ? 'none' : JSON.stringify(spec.default);
-    const option = new Option(flags, `${spec.description} (env ${spec.env}; config key "${spec.key}"; default ${shown})`);
+    const option = new Option(
+      flags,
+      `${spec.description} (env ${spec.env}; config key "${spec.key}"; default ${shown})`,
+    );
     if (spec.choices) option.choices(spec.choices);
     serve.addOption(option);
   }
@@ -46,13 +52,19 @@ export function buildProgram(io: CliIo): Command {
 }
 
 export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): ServeConfig {
-  const configPath = (flags.config as string | undefined) ?? env.CA_CHAT_CONFIG ?? (existsSync('ca-chat.config.json') ? 'ca-chat.config.json' : undefined);
+  const configPath =
+    (flags.config as string | undefined) ??
+    env.CA_CHAT_CONFIG ??
+    (existsSync('ca-chat.config.json') ? 'ca-chat.config.json' : undefined);
   let file: Record<string, unknown> = {};
   if (configPath) {
     try {
       file = JSON.parse(readFileSync(resolve(configPath), 'utf8')) as Record<string, unknown>;
     } catch (error) {
-      throw new CaChatError('config_invalid', `cannot read config file ${configPath}: ${(error as Error).message}`);
+      throw new CaChatError(
+        'config_invalid',
+        `cannot read config file ${configPath}: ${(error as Error).message}`,
+      );
     }
     if (typeof file !== 'object' || file === null || Array.isArray(file)) {
       throw new CaChatError('config_invalid', `config file ${configPath} must hold a JSON object`);

@@ -30,7 +30,11 @@ export async function prepareDataDir(layout: DataDirLayout): Promise<void> {
     await writeFile(probe, '');
     await rm(probe, { force: true });
   } catch (error) {
-    throw new CaChatError('config_invalid', `data dir ${layout.root} is not writable: ${(error as Error).message}`, { cause: error });
+    throw new CaChatError(
+      'config_invalid',
+      `data dir ${layout.root} is not writable: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -41,7 +45,12 @@ export async function prepareDataDir(layout: DataDirLayout): Promise<void> {
 async function makeDirs(dir: string): Promise<void> {
   const missing: string[] = [];
   let current = dir;
-  while (!(await stat(current).then(() => true, () => false))) {
+  while (
+    !(await stat(current).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     missing.unshift(current);
     const parent = dirname(current);
     if (parent === current) break;
@@ -61,7 +70,10 @@ export interface AdminEndpoint {
 }
 
 /** Written with owner-only permissions: the token lets anyone on this machine administer the server. */
-export async function writeAdminEndpoint(layout: DataDirLayout, endpoint: AdminEndpoint): Promise<void> {
+export async function writeAdminEndpoint(
+  layout: DataDirLayout,
+  endpoint: AdminEndpoint,
+): Promise<void> {
   await rm(layout.adminFile, { force: true });
   await writeFile(layout.adminFile, JSON.stringify(endpoint), { mode: 0o600, flag: 'wx' });
   await chmod(layout.adminFile, 0o600);
@@ -70,7 +82,12 @@ export async function writeAdminEndpoint(layout: DataDirLayout, endpoint: AdminE
 export async function readAdminEndpoint(layout: DataDirLayout): Promise<AdminEndpoint | null> {
   try {
     const parsed = JSON.parse(await readFile(layout.adminFile, 'utf8')) as AdminEndpoint;
-    if (typeof parsed.url !== 'string' || typeof parsed.token !== 'string' || typeof parsed.pid !== 'number') return null;
+    if (
+      typeof parsed.url !== 'string' ||
+      typeof parsed.token !== 'string' ||
+      typeof parsed.pid !== 'number'
+    )
+      return null;
     return parsed;
   } catch {
     return null;

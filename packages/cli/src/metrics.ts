@@ -14,7 +14,10 @@ export interface ServeMetrics {
  * The metrics `GET /metrics` exposes. Gauges that mirror stored state (chats waiting or
  * active, open offers) are read from storage when scraped, so they survive restarts.
  */
-export function createMetrics(relay: RelayApi, options: { telegram429Count?: () => number } = {}): ServeMetrics {
+export function createMetrics(
+  relay: RelayApi,
+  options: { telegram429Count?: () => number } = {},
+): ServeMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ca_chat_process_' });
 
@@ -28,7 +31,10 @@ export function createMetrics(relay: RelayApi, options: { telegram429Count?: () 
     },
   });
   relay.on('client.connected', () => void clientsConnected++);
-  relay.on('client.disconnected', () => void (clientsConnected = Math.max(0, clientsConnected - 1)));
+  relay.on(
+    'client.disconnected',
+    () => void (clientsConnected = Math.max(0, clientsConnected - 1)),
+  );
 
   new Gauge({
     name: 'ca_chat_chats',
@@ -48,13 +54,30 @@ export function createMetrics(relay: RelayApi, options: { telegram429Count?: () 
       this.set((await relay.storage.listOffers({ state: 'open' })).length);
     },
   });
-  const offers = new Counter({ name: 'ca_chat_offers_total', help: 'Chat offers sent to CAs', registers: [registry] });
+  const offers = new Counter({
+    name: 'ca_chat_offers_total',
+    help: 'Chat offers sent to CAs',
+    registers: [registry],
+  });
   relay.on('chat.offered', () => offers.inc());
-  const requested = new Counter({ name: 'ca_chat_chats_requested_total', help: 'Chats requested by clients', registers: [registry] });
+  const requested = new Counter({
+    name: 'ca_chat_chats_requested_total',
+    help: 'Chats requested by clients',
+    registers: [registry],
+  });
   relay.on('chat.requested', () => requested.inc());
-  const matched = new Counter({ name: 'ca_chat_chats_matched_total', help: 'Chats accepted by a CA', registers: [registry] });
+  const matched = new Counter({
+    name: 'ca_chat_chats_matched_total',
+    help: 'Chats accepted by a CA',
+    registers: [registry],
+  });
   relay.on('chat.matched', () => matched.inc());
-  const ended = new Counter({ name: 'ca_chat_chats_ended_total', help: 'Chats ended, by reason', labelNames: ['reason'], registers: [registry] });
+  const ended = new Counter({
+    name: 'ca_chat_chats_ended_total',
+    help: 'Chats ended, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
   relay.on('chat.ended', (_chat, reason) => ended.inc({ reason }));
 
   const messages = new Counter({
@@ -67,13 +90,30 @@ export function createMetrics(relay: RelayApi, options: { telegram429Count?: () 
     if (message.from === 'client') messages.inc({ direction: 'client_to_ca' });
     else if (message.from === 'ca') messages.inc({ direction: 'ca_to_client' });
   });
-  const delivered = new Counter({ name: 'ca_chat_messages_delivered_total', help: 'Messages delivered to the other side', registers: [registry] });
+  const delivered = new Counter({
+    name: 'ca_chat_messages_delivered_total',
+    help: 'Messages delivered to the other side',
+    registers: [registry],
+  });
   relay.on('message.delivered', () => delivered.inc());
-  const retries = new Counter({ name: 'ca_chat_delivery_retries_total', help: 'Delivery attempts that failed and will be retried', registers: [registry] });
+  const retries = new Counter({
+    name: 'ca_chat_delivery_retries_total',
+    help: 'Delivery attempts that failed and will be retried',
+    registers: [registry],
+  });
   relay.on('delivery.retry', () => retries.inc());
-  const failures = new Counter({ name: 'ca_chat_delivery_failures_total', help: 'Deliveries given up on', registers: [registry] });
+  const failures = new Counter({
+    name: 'ca_chat_delivery_failures_total',
+    help: 'Deliveries given up on',
+    registers: [registry],
+  });
   relay.on('message.failed', () => failures.inc());
-  const errors = new Counter({ name: 'ca_chat_errors_total', help: 'Errors reported by the relay, by code', labelNames: ['code'], registers: [registry] });
+  const errors = new Counter({
+    name: 'ca_chat_errors_total',
+    help: 'Errors reported by the relay, by code',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   relay.on('error', (error) => errors.inc({ code: error.code }));
 
   const telegram429 = new Counter({

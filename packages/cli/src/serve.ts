@@ -4,14 +4,25 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CaChatError, createFsBlobStore, createRelay, type Logger, type Relay } from '@ca-chat/core';
+import {
+  CaChatError,
+  createFsBlobStore,
+  createRelay,
+  type Logger,
+  type Relay,
+} from '@ca-chat/core';
 import { createSqliteStorage } from '@ca-chat/storage-sqlite';
 import { createWsTransport } from '@ca-chat/transport-ws';
 import { createTelegramChannel } from '@ca-chat/adapter-telegram';
 import { createTelegramEmulator, type TelegramEmulator } from '@ca-chat/adapter-telegram/emulator';
 import { relayAdminBackend } from './admin-backend.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
-import { dataDirLayout, prepareDataDir, removeAdminEndpoint, writeAdminEndpoint } from './data-dir.js';
+import {
+  dataDirLayout,
+  prepareDataDir,
+  removeAdminEndpoint,
+  writeAdminEndpoint,
+} from './data-dir.js';
 import { createMetrics, type ServeMetrics } from './metrics.js';
 import { LANGUAGE_NAMES, type ServeConfig } from './options.js';
 import { resolveWebClientDir } from './web-client.js';
@@ -40,13 +51,18 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   let apiRoot = config.telegramApiRoot;
   let dataDir = config.dataDir;
   if (config.demo) {
-    if (config.dataDir === './data' && !process.env.CA_CHAT_DATA_DIR) dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-demo-'));
+    if (config.dataDir === './data' && !process.env.CA_CHAT_DATA_DIR)
+      dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-demo-'));
     emulator = await createTelegramEmulator({ host: config.host, port: config.emulatorPort });
     token ??= `${100000 + Math.floor(Math.random() * 900000)}:demo-${randomBytes(12).toString('hex')}`;
     emulator.createBot({ token, username: 'ca_chat_demo_bot', firstName: 'ca-chat demo' });
     apiRoot = emulator.url;
   }
-  if (!token) throw new CaChatError('config_invalid', 'no Telegram bot token (set TELEGRAM_BOT_TOKEN or use --demo)');
+  if (!token)
+    throw new CaChatError(
+      'config_invalid',
+      'no Telegram bot token (set TELEGRAM_BOT_TOKEN or use --demo)',
+    );
 
   const layout = dataDirLayout(dataDir);
   try {
@@ -83,7 +99,9 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   const channel = createTelegramChannel({
     token,
     apiRoot,
-    webhook: config.webhookUrl ? { url: config.webhookUrl, path: WEBHOOK_PATH, secretToken: config.webhookSecret ?? '' } : undefined,
+    webhook: config.webhookUrl
+      ? { url: config.webhookUrl, path: WEBHOOK_PATH, secretToken: config.webhookSecret ?? '' }
+      : undefined,
     languages: config.languages.map((tag) => ({ tag, name: LANGUAGE_NAMES[tag] ?? tag })),
     topics: config.topics,
     adminIds: config.adminIds,
@@ -95,7 +113,10 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
     transports: [transport],
     channels: [channel],
     options: {
-      registrationMode: config.demo && !process.env.CA_CHAT_REGISTRATION && config.registrationMode === 'approval' ? 'open' : config.registrationMode,
+      registrationMode:
+        config.demo && !process.env.CA_CHAT_REGISTRATION && config.registrationMode === 'approval'
+          ? 'open'
+          : config.registrationMode,
       languages: config.languages,
       topics: config.topics,
       routing: config.routing,
@@ -115,7 +136,11 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   });
   relayForHealth = relay;
   handleRoute = (req, res) => {
-    if (config.webhookUrl && req.method === 'POST' && (req.url ?? '').split('?')[0] === WEBHOOK_PATH) {
+    if (
+      config.webhookUrl &&
+      req.method === 'POST' &&
+      (req.url ?? '').split('?')[0] === WEBHOOK_PATH
+    ) {
       void channel.webhookHandler(req, res);
       return true;
     }
@@ -137,12 +162,19 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   }).catch(async (error: NodeJS.ErrnoException) => {
     await relay.stop();
     await emulator?.close();
-    throw new CaChatError('config_invalid', `cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`, { cause: error });
+    throw new CaChatError(
+      'config_invalid',
+      `cannot listen on ${config.host}:${config.port}: ${error.code ?? error.message}`,
+      { cause: error },
+    );
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
-  const admin: AdminServer = await startAdminServer(relayAdminBackend(relay, 'remote'), child(logger, 'admin'));
+  const admin: AdminServer = await startAdminServer(
+    relayAdminBackend(relay, 'remote'),
+    child(logger, 'admin'),
+  );
   await writeAdminEndpoint(layout, { url: admin.url, token: admin.token, pid: process.pid });
   logger.info({ url, dataDir: layout.root, demo: config.demo }, 'ca-chat is serving');
 
@@ -163,7 +195,15 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
       logger.info({}, 'stopped; storage flushed');
     })());
 
-  return { url, adminUrl: admin.url, emulator, demoBotToken: config.demo ? token : null, dataDir: layout.root, relay, stop };
+  return {
+    url,
+    adminUrl: admin.url,
+    emulator,
+    demoBotToken: config.demo ? token : null,
+    dataDir: layout.root,
+    relay,
+    stop,
+  };
 }
 
 function child(logger: Logger, component: string): Logger {
@@ -177,27 +217,47 @@ type HealthReport = {
   telegram: { ok: boolean; error?: string };
 };
 
-async function health(relay: Relay | null, telegram: () => Promise<{ ok: boolean; error?: string }>): Promise<HealthReport> {
-  if (!relay) return { ok: false, storage: { ok: false, error: 'starting' }, telegram: { ok: false, error: 'starting' } };
+async function health(
+  relay: Relay | null,
+  telegram: () => Promise<{ ok: boolean; error?: string }>,
+): Promise<HealthReport> {
+  if (!relay)
+    return {
+      ok: false,
+      storage: { ok: false, error: 'starting' },
+      telegram: { ok: false, error: 'starting' },
+    };
   const storage = await relay.storage
     .countChats({ state: 'active' })
     .then(() => ({ ok: true }))
-    .catch((error: unknown) => ({ ok: false, error: CaChatError.isInstance(error) ? error.code : 'storage_error' }));
+    .catch((error: unknown) => ({
+      ok: false,
+      error: CaChatError.isInstance(error) ? error.code : 'storage_error',
+    }));
   const tg = await telegram();
   return { ok: storage.ok && tg.ok, storage, telegram: tg };
 }
 
 /** Asks Telegram's getMe at most every 15 s; the answer says only ok or why not (never the token). */
-function createTelegramProbe(apiRoot: string, token: string): () => Promise<{ ok: boolean; error?: string }> {
+function createTelegramProbe(
+  apiRoot: string,
+  token: string,
+): () => Promise<{ ok: boolean; error?: string }> {
   let cached: { at: number; value: { ok: boolean; error?: string } } | null = null;
   return async () => {
     if (cached && Date.now() - cached.at < 15_000) return cached.value;
     let value: { ok: boolean; error?: string };
     try {
-      const res = await fetch(`${apiRoot}/bot${token}/getMe`, { signal: AbortSignal.timeout(3_000) });
+      const res = await fetch(`${apiRoot}/bot${token}/getMe`, {
+        signal: AbortSignal.timeout(3_000),
+      });
       value = res.ok ? { ok: true } : { ok: false, error: `Bot API answered ${res.status}` };
     } catch (error) {
-      value = { ok: false, error: (error as Error).name === 'TimeoutError' ? 'Bot API timed out' : 'Bot API unreachable' };
+      value = {
+        ok: false,
+        error:
+          (error as Error).name === 'TimeoutError' ? 'Bot API timed out' : 'Bot API unreachable',
+      };
     }
     cached = { at: Date.now(), value };
     return value;

@@ -11,6 +11,10 @@ export function resolveWebClientDir(setting: string | null): string | undefined 
   if (!setting || setting === 'off') return undefined;
   if (setting !== 'builtin') return resolve(setting);
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'web'), join(here, '..', 'dist', 'web'), join(here, '..', '..', '..', 'examples', 'web-client', 'dist')];
+  const candidates = [
+    join(here, 'web'),
+    join(here, '..', 'dist', 'web'),
+    join(here, '..', '..', '..', 'examples', 'web-client', 'dist'),
+  ];
   return candidates.find((dir) => existsSync(join(dir, 'index.html')));
 }

@@ -26,7 +26,9 @@ const running: ServeProcess[] = [];
 
 beforeAll(async () => {
   assertBuilt();
-  emu = await createTelegramEmulator({ rateLimits: { perChatPerSecond: 50, perChatBurst: 20, globalPerSecond: 1000 } });
+  emu = await createTelegramEmulator({
+    rateLimits: { perChatPerSecond: 50, perChatBurst: 20, globalPerSecond: 1000 },
+  });
 });
 afterAll(async () => {
   await emu.close();
@@ -41,179 +43,233 @@ afterEach(async () => {
 
 async function serve(token: string, port = 0, registration = 'open'): Promise<ServeProcess> {
   const p = await spawnServe([
-    '--port', String(port),
-    '--data-dir', dataDir,
-    '--telegram-token', token,
-    '--telegram-api-root', emu.url,
-    '--registration', registration,
-    '--languages', 'en,hi',
-    '--log-format', 'json',
-    '--log-level', 'warn',
-    '--shutdown-timeout-ms', '5000',
+    '--port',
+    String(port),
+    '--data-dir',
+    dataDir,
+    '--telegram-token',
+    token,
+    '--telegram-api-root',
+    emu.url,
+    '--registration',
+    registration,
+    '--languages',
+    'en,hi',
+    '--log-format',
+    'json',
+    '--log-level',
+    'warn',
+    '--shutdown-timeout-ms',
+    '5000',
   ]);
   running.push(p);
   return p;
 }
 
 describe('ca-chat serve, end to end (real processes, emulated Telegram)', () => {
-  it('a Hindi CA registers on Telegram, accepts a web client, text and files go both ways, the client ends', { timeout: 90_000 }, async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-e2e-'));
-    const bot = emu.createBot({ username: 'e2e_full_bot' });
-    const server = await serve(bot.token, 0, 'approval');
-
-    const caUser = emu.createUser({ firstName: 'Asha' });
-    const ca = new EmulatedCA(emu, bot.token, caUser.id);
-    await ca.register('Asha Rao', '123456', ['hi']);
-    // An operator approves her from a terminal while the server runs.
-    const pending = await runCli(['cas', 'list', '--pending', '--data-dir', dataDir]);
-    expect(pending.code).toBe(0);
-    const caId = /^(\S+)\s+Asha Rao/m.exec(pending.stdout)?.[1];
-    expect(caId, pending.stdout).toBeTruthy();
-    const approved = await runCli(['cas', 'approve', caId!, '--data-dir', dataDir]);
-    expect(approved.stdout).toContain('approved');
-    await ca.nextAfter((m) => /approved/i.test(textOf(m)));
-
-    const client = connectClient(server.url);
-    const received = collectMessages(client);
-    await client.connect();
-    const chatId = await client.requestChat({ language: 'hi', text: 'Namaste, I need help with GST' });
-
-    const offer = await ca.nextAfter((m) => hasButton(m, `acc:${chatId}`));
-    expect(textOf(offer)).toContain('Namaste, I need help with GST');
-    const matched = nextEvent<{ chatId: string; ca: { name: string } }>(client, 'chat.matched');
-    await ca.press(offer, `acc:${chatId}`);
-    expect((await matched).ca.name).toBe('Asha Rao');
-
-    await client.send(chatId, 'Which documents do you need?');
-    await ca.next((m) => textOf(m).includes('Which documents do you need?'));
-
-    const reply = nextEvent<WireMessage>(client, 'message', (m) => m.text === 'Your GSTR-1 and purchase invoices');
-    await ca.say('Your GSTR-1 and purchase invoices');
-    expect((await reply).from).toBe('ca');
-
-    // client → CA: a file, byte-identical
-    const invoice = randomBytes(700_000);
-    await client.sendFile(chatId, { data: invoice, name: 'invoice-march.pdf', type: 'application/pdf' });
-    const doc = await ca.next((m) => m.document?.file_name === 'invoice-march.pdf');
-    expect(sha256(await emu.fileBytes(doc.document!.file_id))).toBe(sha256(invoice));
-
-    // CA → client: a file, byte-identical through the signed download link
-    const advice = randomBytes(400_000);
-    const fileEvent = nextEvent<WireMessage>(client, 'message', (m) => m.file?.name === 'advice.pdf');
-    await emu.sendDocument(bot.token, caUser.id, { data: advice, fileName: 'advice.pdf', mimeType: 'application/pdf' });
-    const file = (await fileEvent).file!;
-    expect(file.sha256).toBe(sha256(advice));
-    const download = await fetch(new URL(file.url, server.url));
-    expect(download.status).toBe(200);
-    expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(advice));
-
-    const ended = nextEvent<{ reason: string }>(client, 'chat.ended');
-    await client.end(chatId);
-    expect((await ended).reason).toBe('client_ended');
-    await ca.next((m) => /ended/i.test(textOf(m)));
-    client.close();
-    expect(received.filter((m) => m.from === 'ca').map((m) => m.text ?? m.file?.name)).toEqual([
-      'Your GSTR-1 and purchase invoices',
-      'advice.pdf',
-    ]);
-
-    // Admin commands reach the running server through its admin API.
-    const list = await runCli(['chats', 'list', '--data-dir', dataDir]);
-    expect(list.code).toBe(0);
-    expect(list.stdout).toContain(chatId);
-    expect(list.stdout).toContain('client_ended');
-    const exported = await runCli(['export', chatId, '--data-dir', dataDir]);
-    expect(exported.stdout).toContain('invoice-march.pdf');
-    expect(exported.stdout).toContain(sha256(invoice));
-    expect(exported.stdout).toContain('Which documents do you need?');
-
-    // Metrics count what happened.
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    expect(metrics).toMatch(/ca_chat_chats_matched_total 1/);
-    expect(metrics).toMatch(/ca_chat_messages_relayed_total\{direction="client_to_ca"\} [3-9]/);
-
-    server.child.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
-    // A clean stop leaves no admin endpoint behind, and the snapshot is a real SQLite file.
-    await expect(stat(join(dataDir, 'admin.json'))).rejects.toThrow();
-    const head = (await readFile(join(dataDir, 'ca-chat.db'))).subarray(0, 16).toString('latin1');
-    expect(head).toBe('SQLite format 3\u0000');
-  });
-
-  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
-    it(`a restart (${signal}) in the middle of a chat loses and duplicates nothing on either side`, { timeout: 90_000 }, async () => {
+  it(
+    'a Hindi CA registers on Telegram, accepts a web client, text and files go both ways, the client ends',
+    { timeout: 90_000 },
+    async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-e2e-'));
-      const bot = emu.createBot({ username: `e2e_restart_${signal.toLowerCase()}_bot` });
-      const port = await freePort();
-      let server = await serve(bot.token, port);
+      const bot = emu.createBot({ username: 'e2e_full_bot' });
+      const server = await serve(bot.token, 0, 'approval');
 
-      const caUser = emu.createUser({ firstName: 'Vikram' });
+      const caUser = emu.createUser({ firstName: 'Asha' });
       const ca = new EmulatedCA(emu, bot.token, caUser.id);
-      await ca.register('Vikram Iyer', '654321', ['hi', 'en']);
+      await ca.register('Asha Rao', '123456', ['hi']);
+      // An operator approves her from a terminal while the server runs.
+      const pending = await runCli(['cas', 'list', '--pending', '--data-dir', dataDir]);
+      expect(pending.code).toBe(0);
+      const caId = /^(\S+)\s+Asha Rao/m.exec(pending.stdout)?.[1];
+      expect(caId, pending.stdout).toBeTruthy();
+      const approved = await runCli(['cas', 'approve', caId!, '--data-dir', dataDir]);
+      expect(approved.stdout).toContain('approved');
+      await ca.nextAfter((m) => /approved/i.test(textOf(m)));
 
       const client = connectClient(server.url);
       const received = collectMessages(client);
       await client.connect();
-      const chatId = await client.requestChat({ language: 'hi' });
+      const chatId = await client.requestChat({
+        language: 'hi',
+        text: 'Namaste, I need help with GST',
+      });
+
       const offer = await ca.nextAfter((m) => hasButton(m, `acc:${chatId}`));
-      const matched = nextEvent(client, 'chat.matched');
+      expect(textOf(offer)).toContain('Namaste, I need help with GST');
+      const matched = nextEvent<{ chatId: string; ca: { name: string } }>(client, 'chat.matched');
       await ca.press(offer, `acc:${chatId}`);
-      await matched;
+      expect((await matched).ca.name).toBe('Asha Rao');
 
-      // Before the restart: everything acknowledged and delivered.
-      for (const text of ['c1', 'c2', 'c3']) {
-        const delivered = nextEvent<{ state: string }>(client, 'message.status', (s) => s.state === 'delivered');
-        await client.send(chatId, text);
-        await delivered;
-      }
-      for (const text of ['a1', 'a2', 'a3']) {
-        const got = nextEvent<WireMessage>(client, 'message', (m) => m.text === text);
-        await ca.say(text);
-        await got;
-      }
+      await client.send(chatId, 'Which documents do you need?');
+      await ca.next((m) => textOf(m).includes('Which documents do you need?'));
 
-      server.child.kill(signal);
-      const code = await server.exited;
-      if (signal === 'SIGTERM') expect(code).toBe(0);
+      const reply = nextEvent<WireMessage>(
+        client,
+        'message',
+        (m) => m.text === 'Your GSTR-1 and purchase invoices',
+      );
+      await ca.say('Your GSTR-1 and purchase invoices');
+      expect((await reply).from).toBe('ca');
 
-      // While it is down, both sides keep writing.
-      await ca.say('a4-while-down');
-      const sentWhileDown = client.send(chatId, 'c4-while-down');
+      // client → CA: a file, byte-identical
+      const invoice = randomBytes(700_000);
+      await client.sendFile(chatId, {
+        data: invoice,
+        name: 'invoice-march.pdf',
+        type: 'application/pdf',
+      });
+      const doc = await ca.next((m) => m.document?.file_name === 'invoice-march.pdf');
+      expect(sha256(await emu.fileBytes(doc.document!.file_id))).toBe(sha256(invoice));
 
-      server = await serve(bot.token, port);
-      await sentWhileDown;
-      await client.send(chatId, 'c5');
-      const got = nextEvent<WireMessage>(client, 'message', (m) => m.text === 'a5', 20_000);
-      await ca.say('a5');
-      await got;
-      await ca.next((m) => textOf(m).includes('c5'));
-      if (!received.some((m) => m.text === 'a4-while-down')) {
-        await nextEvent<WireMessage>(client, 'message', (m) => m.text === 'a4-while-down', 20_000);
-      }
+      // CA → client: a file, byte-identical through the signed download link
+      const advice = randomBytes(400_000);
+      const fileEvent = nextEvent<WireMessage>(
+        client,
+        'message',
+        (m) => m.file?.name === 'advice.pdf',
+      );
+      await emu.sendDocument(bot.token, caUser.id, {
+        data: advice,
+        fileName: 'advice.pdf',
+        mimeType: 'application/pdf',
+      });
+      const file = (await fileEvent).file!;
+      expect(file.sha256).toBe(sha256(advice));
+      const download = await fetch(new URL(file.url, server.url));
+      expect(download.status).toBe(200);
+      expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(advice));
 
-      // Client side: every CA message exactly once, seqs increasing.
-      const fromCa = received.filter((m) => m.from === 'ca').map((m) => m.text);
-      expect(fromCa).toEqual(['a1', 'a2', 'a3', 'a4-while-down', 'a5']);
-      const seqs = received.map((m) => m.seq);
-      expect(new Set(seqs).size).toBe(seqs.length);
-      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
-
-      // CA side: every client text exactly once (texts may be coalesced into one message).
-      const caTexts = ca.texts().join('\n');
-      for (const text of ['c1', 'c2', 'c3', 'c4-while-down', 'c5']) {
-        expect(caTexts.match(new RegExp(`(^|\\W)${text}(\\W|$)`, 'g'))?.length ?? 0, text).toBe(1);
-      }
+      const ended = nextEvent<{ reason: string }>(client, 'chat.ended');
+      await client.end(chatId);
+      expect((await ended).reason).toBe('client_ended');
+      await ca.next((m) => /ended/i.test(textOf(m)));
       client.close();
-    });
+      expect(received.filter((m) => m.from === 'ca').map((m) => m.text ?? m.file?.name)).toEqual([
+        'Your GSTR-1 and purchase invoices',
+        'advice.pdf',
+      ]);
+
+      // Admin commands reach the running server through its admin API.
+      const list = await runCli(['chats', 'list', '--data-dir', dataDir]);
+      expect(list.code).toBe(0);
+      expect(list.stdout).toContain(chatId);
+      expect(list.stdout).toContain('client_ended');
+      const exported = await runCli(['export', chatId, '--data-dir', dataDir]);
+      expect(exported.stdout).toContain('invoice-march.pdf');
+      expect(exported.stdout).toContain(sha256(invoice));
+      expect(exported.stdout).toContain('Which documents do you need?');
+
+      // Metrics count what happened.
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/ca_chat_chats_matched_total 1/);
+      expect(metrics).toMatch(/ca_chat_messages_relayed_total\{direction="client_to_ca"\} [3-9]/);
+
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      // A clean stop leaves no admin endpoint behind, and the snapshot is a real SQLite file.
+      await expect(stat(join(dataDir, 'admin.json'))).rejects.toThrow();
+      const head = (await readFile(join(dataDir, 'ca-chat.db'))).subarray(0, 16).toString('latin1');
+      expect(head).toBe('SQLite format 3\u0000');
+    },
+  );
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(
+      `a restart (${signal}) in the middle of a chat loses and duplicates nothing on either side`,
+      { timeout: 90_000 },
+      async () => {
+        dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-e2e-'));
+        const bot = emu.createBot({ username: `e2e_restart_${signal.toLowerCase()}_bot` });
+        const port = await freePort();
+        let server = await serve(bot.token, port);
+
+        const caUser = emu.createUser({ firstName: 'Vikram' });
+        const ca = new EmulatedCA(emu, bot.token, caUser.id);
+        await ca.register('Vikram Iyer', '654321', ['hi', 'en']);
+
+        const client = connectClient(server.url);
+        const received = collectMessages(client);
+        await client.connect();
+        const chatId = await client.requestChat({ language: 'hi' });
+        const offer = await ca.nextAfter((m) => hasButton(m, `acc:${chatId}`));
+        const matched = nextEvent(client, 'chat.matched');
+        await ca.press(offer, `acc:${chatId}`);
+        await matched;
+
+        // Before the restart: everything acknowledged and delivered.
+        for (const text of ['c1', 'c2', 'c3']) {
+          const delivered = nextEvent<{ state: string }>(
+            client,
+            'message.status',
+            (s) => s.state === 'delivered',
+          );
+          await client.send(chatId, text);
+          await delivered;
+        }
+        for (const text of ['a1', 'a2', 'a3']) {
+          const got = nextEvent<WireMessage>(client, 'message', (m) => m.text === text);
+          await ca.say(text);
+          await got;
+        }
+
+        server.child.kill(signal);
+        const code = await server.exited;
+        if (signal === 'SIGTERM') expect(code).toBe(0);
+
+        // While it is down, both sides keep writing.
+        await ca.say('a4-while-down');
+        const sentWhileDown = client.send(chatId, 'c4-while-down');
+
+        server = await serve(bot.token, port);
+        await sentWhileDown;
+        await client.send(chatId, 'c5');
+        const got = nextEvent<WireMessage>(client, 'message', (m) => m.text === 'a5', 20_000);
+        await ca.say('a5');
+        await got;
+        await ca.next((m) => textOf(m).includes('c5'));
+        if (!received.some((m) => m.text === 'a4-while-down')) {
+          await nextEvent<WireMessage>(
+            client,
+            'message',
+            (m) => m.text === 'a4-while-down',
+            20_000,
+          );
+        }
+
+        // Client side: every CA message exactly once, seqs increasing.
+        const fromCa = received.filter((m) => m.from === 'ca').map((m) => m.text);
+        expect(fromCa).toEqual(['a1', 'a2', 'a3', 'a4-while-down', 'a5']);
+        const seqs = received.map((m) => m.seq);
+        expect(new Set(seqs).size).toBe(seqs.length);
+        expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+
+        // CA side: every client text exactly once (texts may be coalesced into one message).
+        const caTexts = ca.texts().join('\n');
+        for (const text of ['c1', 'c2', 'c3', 'c4-while-down', 'c5']) {
+          expect(caTexts.match(new RegExp(`(^|\\W)${text}(\\W|$)`, 'g'))?.length ?? 0, text).toBe(
+            1,
+          );
+        }
+        client.close();
+      },
+    );
   }
 
   it('refuses a second server on a locked data dir, and admin commands still work through the first', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-e2e-'));
     const bot = emu.createBot({ username: 'e2e_lock_bot' });
     const server = await serve(bot.token);
-    const second = await spawnServe(['--port', '0', '--data-dir', dataDir, '--telegram-token', bot.token, '--telegram-api-root', emu.url]).catch(
-      (error: Error) => error,
-    );
+    const second = await spawnServe([
+      '--port',
+      '0',
+      '--data-dir',
+      dataDir,
+      '--telegram-token',
+      bot.token,
+      '--telegram-api-root',
+      emu.url,
+    ]).catch((error: Error) => error);
     expect(second).toBeInstanceOf(Error);
     expect((second as Error).message).toMatch(/in use by pid \d+/);
 
@@ -249,7 +305,16 @@ describe('ca-chat CLI validation', () => {
   });
 
   it('refuses an unwritable data dir', async () => {
-    const result = await runCli(['serve', '--demo', '--port', '0', '--emulator-port', '0', '--data-dir', '/proc/ca-chat-cannot-write']);
+    const result = await runCli([
+      'serve',
+      '--demo',
+      '--port',
+      '0',
+      '--emulator-port',
+      '0',
+      '--data-dir',
+      '/proc/ca-chat-cannot-write',
+    ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/not writable/);
   });
@@ -257,7 +322,15 @@ describe('ca-chat CLI validation', () => {
   it('documents every option with its default in --help', async () => {
     const result = await runCli(['serve', '--help']);
     expect(result.code).toBe(0);
-    for (const flag of ['--port', '--data-dir', '--telegram-token', '--languages', '--routing', '--retention-days', '--demo']) {
+    for (const flag of [
+      '--port',
+      '--data-dir',
+      '--telegram-token',
+      '--languages',
+      '--routing',
+      '--retention-days',
+      '--demo',
+    ]) {
       expect(result.stdout).toContain(flag);
     }
     expect(result.stdout).toMatch(/CA_CHAT_PORT/);

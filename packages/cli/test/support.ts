@@ -5,14 +5,20 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import type { TelegramEmulator, TgMessage } from '@ca-chat/adapter-telegram/emulator';
-import { createCaChatClient, type CaChatClient, type WireMessage } from '@ca-chat/transport-ws/client';
+import {
+  createCaChatClient,
+  type CaChatClient,
+  type WireMessage,
+} from '@ca-chat/transport-ws/client';
 
 export const BIN = fileURLToPath(new URL('../bin/ca-chat.js', import.meta.url));
 export const DIST_BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
 export function assertBuilt(): void {
   if (!existsSync(DIST_BIN)) {
-    throw new Error('packages/cli is not built: run `npm run build` first (`npm test` does it for you)');
+    throw new Error(
+      'packages/cli is not built: run `npm run build` first (`npm test` does it for you)',
+    );
   }
 }
 
@@ -35,7 +41,9 @@ export function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return new Promise((resolve, reject) => {
     const onData = (): void => {
       const match = /serving at (http:\/\/[^\s]+)/.exec(out);
@@ -45,14 +53,22 @@ export function spawnServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise
       }
     };
     child.stdout!.on('data', onData);
-    void exited.then((code) => reject(new Error(`ca-chat serve exited (${code}) before serving:\n${out}`)));
+    void exited.then((code) =>
+      reject(new Error(`ca-chat serve exited (${code}) before serving:\n${out}`)),
+    );
   });
 }
 
 /** Runs a one-shot `ca-chat` command; resolves with its exit code and output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -73,7 +89,9 @@ export function freePort(): Promise<number> {
 }
 
 export const hasButton = (m: TgMessage, data: string): boolean =>
-  (m.reply_markup?.inline_keyboard.flat() ?? []).some((b) => 'callback_data' in b && b.callback_data === data);
+  (m.reply_markup?.inline_keyboard.flat() ?? []).some(
+    (b) => 'callback_data' in b && b.callback_data === data,
+  );
 export const textOf = (m: TgMessage): string => m.text ?? m.caption ?? '';
 
 /** Plays a CA in the emulated Telegram. */
@@ -86,13 +104,21 @@ export class EmulatedCA {
   ) {}
 
   async next(match: (m: TgMessage) => boolean, timeoutMs = 15_000): Promise<TgMessage> {
-    const m = await this.emu.waitForBotMessage(this.token, this.userId, { match, afterMessageId: 0, timeoutMs });
+    const m = await this.emu.waitForBotMessage(this.token, this.userId, {
+      match,
+      afterMessageId: 0,
+      timeoutMs,
+    });
     this.lastSeen = Math.max(this.lastSeen, m.message_id);
     return m;
   }
 
   async nextAfter(match: (m: TgMessage) => boolean, timeoutMs = 15_000): Promise<TgMessage> {
-    const m = await this.emu.waitForBotMessage(this.token, this.userId, { match, afterMessageId: this.lastSeen, timeoutMs });
+    const m = await this.emu.waitForBotMessage(this.token, this.userId, {
+      match,
+      afterMessageId: this.lastSeen,
+      timeoutMs,
+    });
     this.lastSeen = Math.max(this.lastSeen, m.message_id);
     return m;
   }
@@ -114,7 +140,9 @@ export class EmulatedCA {
     for (const tag of languages) {
       await this.press(form, `f:l:${tag}`);
       await this.emu.waitForBotMessage(this.token, this.userId, {
-        match: (m) => m.message_id === form.message_id && new RegExp(`✓|✅`).test(JSON.stringify(m.reply_markup)),
+        match: (m) =>
+          m.message_id === form.message_id &&
+          new RegExp(`✓|✅`).test(JSON.stringify(m.reply_markup)),
         timeoutMs: 10_000,
       });
     }
@@ -148,7 +176,12 @@ export function collectMessages(client: CaChatClient): WireMessage[] {
   return messages;
 }
 
-export function nextEvent<T>(client: CaChatClient, event: string, match: (e: T) => boolean = () => true, timeoutMs = 15_000): Promise<T> {
+export function nextEvent<T>(
+  client: CaChatClient,
+  event: string,
+  match: (e: T) => boolean = () => true,
+  timeoutMs = 15_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       (client as any).off(event, handler);

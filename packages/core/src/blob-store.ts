@@ -7,7 +7,11 @@ export interface BlobStore {
    * it is cut off, nothing is kept, and the promise rejects with `file_too_large`.
    * A failed or aborted write leaves nothing behind.
    */
-  put(id: string, source: Readable | AsyncIterable<Uint8Array>, options: BlobPutOptions): Promise<BlobInfo>;
+  put(
+    id: string,
+    source: Readable | AsyncIterable<Uint8Array>,
+    options: BlobPutOptions,
+  ): Promise<BlobInfo>;
   /** Reads the bytes (optionally a range, inclusive `end`). Rejects with `not_found`. */
   get(id: string, range?: { start: number; end?: number }): Promise<Readable>;
   /** Size of a stored blob, or null. */

@@ -22,21 +22,32 @@ const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 export function createFsBlobStore(options: FsBlobStoreOptions): BlobStore {
   const dir = options.dir;
   let ready: Promise<void> | null = null;
-  const ensureDir = (): Promise<void> => (ready ??= mkdir(dir, { recursive: true }).then(() => undefined));
+  const ensureDir = (): Promise<void> =>
+    (ready ??= mkdir(dir, { recursive: true }).then(() => undefined));
   const pathOf = (id: string): string => {
-    if (!SAFE_ID.test(id)) throw new CaChatError('invalid_input', `invalid blob id ${JSON.stringify(id)}`);
+    if (!SAFE_ID.test(id))
+      throw new CaChatError('invalid_input', `invalid blob id ${JSON.stringify(id)}`);
     return join(dir, id);
   };
 
   return {
-    async put(id: string, source: Readable | AsyncIterable<Uint8Array>, opts: BlobPutOptions): Promise<BlobInfo> {
+    async put(
+      id: string,
+      source: Readable | AsyncIterable<Uint8Array>,
+      opts: BlobPutOptions,
+    ): Promise<BlobInfo> {
       const finalPath = pathOf(id);
       await ensureDir();
       const tempPath = join(dir, `.tmp-${id}-${randomBytes(6).toString('hex')}`);
       const meter = new MeterTransform(opts.maxBytes);
       const input = source instanceof Readable ? source : Readable.from(source);
       try {
-        await pipeline(input, meter, createWriteStream(tempPath, { flags: 'wx' }), opts.signal ? { signal: opts.signal } : {});
+        await pipeline(
+          input,
+          meter,
+          createWriteStream(tempPath, { flags: 'wx' }),
+          opts.signal ? { signal: opts.signal } : {},
+        );
         await rename(tempPath, finalPath);
       } catch (error) {
         await rm(tempPath, { force: true });
@@ -59,7 +70,10 @@ export function createFsBlobStore(options: FsBlobStoreOptions): BlobStore {
       const path = pathOf(id);
       const info = await stat(path).catch(() => null);
       if (!info) throw new CaChatError('not_found', `file ${id} not found`);
-      return createReadStream(path, range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
+      return createReadStream(
+        path,
+        range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {},
+      );
     },
 
     async stat(id: string): Promise<{ size: number } | null> {

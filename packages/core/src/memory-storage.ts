@@ -1,5 +1,15 @@
 import { CaChatError } from './errors.js';
-import type { CA, Chat, Client, EndReason, FileRecord, FileRef, Invite, Message, Offer } from './domain.js';
+import type {
+  CA,
+  Chat,
+  Client,
+  EndReason,
+  FileRecord,
+  FileRef,
+  Invite,
+  Message,
+  Offer,
+} from './domain.js';
 import type {
   AppendResult,
   CAFilter,
@@ -58,7 +68,10 @@ class MemoryStorage implements Storage {
     if (this.cas.has(ca.id)) throw new CaChatError('storage_error', `CA ${ca.id} already exists`);
     for (const other of this.cas.values()) {
       if (other.channel === ca.channel && other.externalId === ca.externalId) {
-        throw new CaChatError('ca_already_registered', `a CA with ${ca.channel} id ${ca.externalId} already exists`);
+        throw new CaChatError(
+          'ca_already_registered',
+          `a CA with ${ca.channel} id ${ca.externalId} already exists`,
+        );
       }
     }
     this.cas.set(ca.id, copy(ca));
@@ -103,7 +116,8 @@ class MemoryStorage implements Storage {
   // ---- invites
   async createInvite(invite: Invite): Promise<void> {
     this.check();
-    if (this.invites.has(invite.codeHash)) throw new CaChatError('storage_error', 'invite already exists');
+    if (this.invites.has(invite.codeHash))
+      throw new CaChatError('storage_error', 'invite already exists');
     this.invites.set(invite.codeHash, copy(invite));
   }
 
@@ -120,7 +134,8 @@ class MemoryStorage implements Storage {
   // ---- clients
   async createClient(client: Client): Promise<void> {
     this.check();
-    if (this.clients.has(client.id)) throw new CaChatError('storage_error', `client ${client.id} already exists`);
+    if (this.clients.has(client.id))
+      throw new CaChatError('storage_error', `client ${client.id} already exists`);
     this.clients.set(client.id, copy(client));
   }
 
@@ -142,7 +157,8 @@ class MemoryStorage implements Storage {
   // ---- chats
   async createChat(chat: Chat): Promise<void> {
     this.check();
-    if (this.chats.has(chat.id)) throw new CaChatError('storage_error', `chat ${chat.id} already exists`);
+    if (this.chats.has(chat.id))
+      throw new CaChatError('storage_error', `chat ${chat.id} already exists`);
     this.chats.set(chat.id, copy(chat));
   }
 
@@ -160,7 +176,11 @@ class MemoryStorage implements Storage {
       if (filter.clientId && chat.clientId !== filter.clientId) continue;
       if (filter.caId && chat.caId !== filter.caId) continue;
       if (filter.language && chat.language !== filter.language) continue;
-      if (filter.endedBefore !== undefined && !(chat.endedAt !== null && chat.endedAt < filter.endedBefore)) continue;
+      if (
+        filter.endedBefore !== undefined &&
+        !(chat.endedAt !== null && chat.endedAt < filter.endedBefore)
+      )
+        continue;
       out.push(chat);
     }
     return out.sort((a, b) => a.createdAt - b.createdAt || cmp(a.id, b.id));
@@ -209,7 +229,8 @@ class MemoryStorage implements Storage {
     this.chats.delete(chatId);
     for (const m of this.messages.get(chatId) ?? []) {
       this.pending.delete(pendingKey(m.chatId, m.seq));
-      if (m.idempotencyKey !== null) this.idempotency.delete(idemKey(chatId, m.from, m.idempotencyKey));
+      if (m.idempotencyKey !== null)
+        this.idempotency.delete(idemKey(chatId, m.from, m.idempotencyKey));
     }
     this.messages.delete(chatId);
     this.offers.delete(chatId);
@@ -217,7 +238,13 @@ class MemoryStorage implements Storage {
     for (const [id, file] of this.files) {
       if (file.chatId !== chatId) continue;
       this.files.delete(id);
-      removed.push({ id: file.id, name: file.name, mime: file.mime, size: file.size, sha256: file.sha256 });
+      removed.push({
+        id: file.id,
+        name: file.name,
+        mime: file.mime,
+        size: file.size,
+        sha256: file.sha256,
+      });
     }
     return removed;
   }
@@ -236,7 +263,8 @@ class MemoryStorage implements Storage {
     if (input.idempotencyKey !== null) {
       this.idempotency.set(idemKey(input.chatId, input.from, input.idempotencyKey), message.seq);
     }
-    if (message.delivery.state === 'pending') this.pending.add(pendingKey(message.chatId, message.seq));
+    if (message.delivery.state === 'pending')
+      this.pending.add(pendingKey(message.chatId, message.seq));
     return { message: copy(message), duplicate: false };
   }
 
@@ -246,7 +274,10 @@ class MemoryStorage implements Storage {
     return m ? copy(m) : null;
   }
 
-  async listMessages(chatId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<Message[]> {
+  async listMessages(
+    chatId: string,
+    options: { afterSeq?: number; limit?: number } = {},
+  ): Promise<Message[]> {
     this.check();
     const list = this.messages.get(chatId) ?? [];
     const start = Math.max(0, options.afterSeq ?? 0);
@@ -297,7 +328,9 @@ class MemoryStorage implements Storage {
   async listOffers(filter: OfferFilter = {}): Promise<Offer[]> {
     this.check();
     const out: Offer[] = [];
-    const maps = filter.chatId ? [this.offers.get(filter.chatId) ?? new Map<string, Offer>()] : [...this.offers.values()];
+    const maps = filter.chatId
+      ? [this.offers.get(filter.chatId) ?? new Map<string, Offer>()]
+      : [...this.offers.values()];
     for (const byCa of maps) {
       for (const offer of byCa.values()) {
         if (filter.caId && offer.caId !== filter.caId) continue;
@@ -305,13 +338,16 @@ class MemoryStorage implements Storage {
         out.push(copy(offer));
       }
     }
-    return out.sort((a, b) => a.createdAt - b.createdAt || cmp(a.chatId, b.chatId) || cmp(a.caId, b.caId));
+    return out.sort(
+      (a, b) => a.createdAt - b.createdAt || cmp(a.chatId, b.chatId) || cmp(a.caId, b.caId),
+    );
   }
 
   // ---- files
   async createFile(file: FileRecord): Promise<void> {
     this.check();
-    if (this.files.has(file.id)) throw new CaChatError('storage_error', `file ${file.id} already exists`);
+    if (this.files.has(file.id))
+      throw new CaChatError('storage_error', `file ${file.id} already exists`);
     this.files.set(file.id, copy(file));
   }
 
@@ -369,6 +405,7 @@ function pickDefined<T extends object>(value: T, keys: readonly (keyof T)[]): Pa
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const idemKey = (chatId: string, from: string, key: string): string => `${chatId}\u0000${from}\u0000${key}`;
+const idemKey = (chatId: string, from: string, key: string): string =>
+  `${chatId}\u0000${from}\u0000${key}`;
 const pendingKey = (chatId: string, seq: number): string => `${chatId}\u0000${seq}`;
 const kvKey = (namespace: string, key: string): string => `${namespace}\u0000${key}`;

@@ -113,23 +113,43 @@ export interface RelayApi extends EventEmitter<RelayEvents> {
   readonly storage: Storage;
 
   // ---- clients (transports)
-  createClient(input?: { name?: string | null; language?: LanguageTag | null; id?: string }): Promise<ClientCredentials>;
+  createClient(input?: {
+    name?: string | null;
+    language?: LanguageTag | null;
+    id?: string;
+  }): Promise<ClientCredentials>;
   /** Resolves a token to its client (constant-time compare), or null. */
   authenticateClient(token: string): Promise<Client | null>;
   /** For embedders that map their own users: returns the client with this id, creating it. */
-  ensureClient(id: string, profile?: { name?: string | null; language?: LanguageTag | null }): Promise<Client>;
+  ensureClient(
+    id: string,
+    profile?: { name?: string | null; language?: LanguageTag | null },
+  ): Promise<Client>;
   /** A transport's connection count for the client went from 0 to 1 or more. */
   clientConnected(clientId: string): void;
   /** The client has no live connection left: the grace period starts. */
   clientDisconnected(clientId: string): void;
-  listClientChats(clientId: string, options?: { includeEnded?: boolean }): Promise<ClientChatSummary[]>;
+  listClientChats(
+    clientId: string,
+    options?: { includeEnded?: boolean },
+  ): Promise<ClientChatSummary[]>;
   requestChat(clientId: string, request: ChatRequest): Promise<ChatRequestResult>;
-  sendClientMessage(clientId: string, input: { chatId: string; text: string; clientMsgId?: string | null }): Promise<{ message: Message; duplicate: boolean }>;
-  sendClientFile(clientId: string, upload: FileUpload): Promise<{ message: Message; duplicate: boolean }>;
+  sendClientMessage(
+    clientId: string,
+    input: { chatId: string; text: string; clientMsgId?: string | null },
+  ): Promise<{ message: Message; duplicate: boolean }>;
+  sendClientFile(
+    clientId: string,
+    upload: FileUpload,
+  ): Promise<{ message: Message; duplicate: boolean }>;
   clientTyping(clientId: string, chatId: string): Promise<void>;
   endChatByClient(clientId: string, chatId: string): Promise<Chat>;
   /** Messages of a client's chat after `afterSeq`, in order (for resume). */
-  getClientMessages(clientId: string, chatId: string, options?: { afterSeq?: number; limit?: number }): Promise<Message[]>;
+  getClientMessages(
+    clientId: string,
+    chatId: string,
+    options?: { afterSeq?: number; limit?: number },
+  ): Promise<Message[]>;
   /** A file of one of the client's chats; `not_found` for anyone else's. */
   getClientFile(clientId: string, fileId: string): Promise<FileRecord>;
 
@@ -140,7 +160,10 @@ export interface RelayApi extends EventEmitter<RelayEvents> {
   setCAStatus(caId: string, status: CAStatus): Promise<CA>;
   acceptOffer(caId: string, chatId: string): Promise<Chat>;
   declineOffer(caId: string, chatId: string): Promise<void>;
-  sendCAMessage(caId: string, input: { chatId: string; text: string; idempotencyKey?: string | null }): Promise<{ message: Message; duplicate: boolean }>;
+  sendCAMessage(
+    caId: string,
+    input: { chatId: string; text: string; idempotencyKey?: string | null },
+  ): Promise<{ message: Message; duplicate: boolean }>;
   sendCAFile(caId: string, upload: FileUpload): Promise<{ message: Message; duplicate: boolean }>;
   endChatByCA(caId: string, chatId: string): Promise<Chat>;
   /** The CA's active chats, oldest first. */
@@ -148,7 +171,10 @@ export interface RelayApi extends EventEmitter<RelayEvents> {
 
   // ---- files
   /** Reads a stored file's bytes (optionally a range). */
-  openFile(fileId: string, range?: { start: number; end?: number }): Promise<{ file: FileRecord; stream: Readable }>;
+  openFile(
+    fileId: string,
+    range?: { start: number; end?: number },
+  ): Promise<{ file: FileRecord; stream: Readable }>;
 
   // ---- admin
   approveCA(caId: string): Promise<CA>;

@@ -149,7 +149,11 @@ export interface OfferFilter {
 
 export type ClaimResult =
   | { ok: true; chat: Chat }
-  | { ok: false; reason: 'not_found' | 'not_waiting' | 'ca_not_found' | 'at_capacity'; chat: Chat | null };
+  | {
+      ok: false;
+      reason: 'not_found' | 'not_waiting' | 'ca_not_found' | 'at_capacity';
+      chat: Chat | null;
+    };
 
 export interface NewMessage {
   chatId: string;

@@ -175,7 +175,13 @@ export async function callChannel<T>(
   const channel = channelOf(ctx, ca);
   if (!channel)
     throw new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`);
-  return callPlugin(ctx, 'channel_error', `channel ${channel.name}.${method}`, () => fn(channel), timeoutMs);
+  return callPlugin(
+    ctx,
+    'channel_error',
+    `channel ${channel.name}.${method}`,
+    () => fn(channel),
+    timeoutMs,
+  );
 }
 
 /** Best-effort channel call: failures are reported, never thrown. */

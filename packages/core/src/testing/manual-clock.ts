@@ -31,7 +31,9 @@ export function createManualClock(startAt = Date.UTC(2026, 0, 1)): ManualClock {
       await settle();
       for (;;) {
         let due: { at: number; callback: () => void; id: number } | undefined;
-        for (const t of timers.values()) if (t.at <= target && (!due || t.at < due.at || (t.at === due.at && t.id < due.id))) due = t;
+        for (const t of timers.values())
+          if (t.at <= target && (!due || t.at < due.at || (t.at === due.at && t.id < due.id)))
+            due = t;
         if (!due) break;
         timers.delete(due.id);
         now = Math.max(now, due.at);

@@ -15,7 +15,8 @@ export const T0 = Date.UTC(2026, 0, 1);
 
 let counter = 0;
 /** Ids unique within the process, so a storage shared by mistake still shows up as a failure. */
-export const uid = (prefix: string): string => `${prefix}-${(++counter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+export const uid = (prefix: string): string =>
+  `${prefix}-${(++counter).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 
 export function makeCA(overrides: Partial<CA> = {}): CA {
   const id = overrides.id ?? uid('ca');
@@ -38,7 +39,14 @@ export function makeCA(overrides: Partial<CA> = {}): CA {
 }
 
 export function makeClient(overrides: Partial<Client> = {}): Client {
-  return { id: uid('client'), tokenHash: 'a'.repeat(64), name: null, language: 'en', createdAt: T0, ...overrides };
+  return {
+    id: uid('client'),
+    tokenHash: 'a'.repeat(64),
+    name: null,
+    language: 'en',
+    createdAt: T0,
+    ...overrides,
+  };
 }
 
 export function makeChat(overrides: Partial<Chat> = {}): Chat {
@@ -65,13 +73,26 @@ export function makeMessage(chatId: string, overrides: Partial<NewMessage> = {})
     file: null,
     createdAt: T0,
     idempotencyKey: null,
-    delivery: { state: 'pending', peerMessageId: null, attempts: 0, nextAttemptAt: T0, error: null },
+    delivery: {
+      state: 'pending',
+      peerMessageId: null,
+      attempts: 0,
+      nextAttemptAt: T0,
+      error: null,
+    },
     ...overrides,
   };
 }
 
 export function makeFileRef(overrides: Partial<FileRef> = {}): FileRef {
-  return { id: uid('file'), name: 'invoice.pdf', mime: 'application/pdf', size: 1234, sha256: 'b'.repeat(64), ...overrides };
+  return {
+    id: uid('file'),
+    name: 'invoice.pdf',
+    mime: 'application/pdf',
+    size: 1234,
+    sha256: 'b'.repeat(64),
+    ...overrides,
+  };
 }
 
 export function makeFileRecord(chatId: string, overrides: Partial<FileRecord> = {}): FileRecord {
@@ -79,11 +100,26 @@ export function makeFileRecord(chatId: string, overrides: Partial<FileRecord> = 
 }
 
 export function makeOffer(chatId: string, caId: string, overrides: Partial<Offer> = {}): Offer {
-  return { chatId, caId, ref: uid('ref'), state: 'open', createdAt: T0, closedAt: null, ...overrides };
+  return {
+    chatId,
+    caId,
+    ref: uid('ref'),
+    state: 'open',
+    createdAt: T0,
+    closedAt: null,
+    ...overrides,
+  };
 }
 
 export function makeInvite(overrides: Partial<Invite> = {}): Invite {
-  return { codeHash: uid('code'), createdAt: T0, expiresAt: null, usedAt: null, usedBy: null, ...overrides };
+  return {
+    codeHash: uid('code'),
+    createdAt: T0,
+    expiresAt: null,
+    usedAt: null,
+    usedBy: null,
+    ...overrides,
+  };
 }
 
 /** Asserts that `promise` rejects with a CaChatError carrying `code`. */
@@ -92,7 +128,10 @@ export async function expectCode(promise: Promise<unknown>, code: CaChatErrorCod
     () => undefined,
     (e: unknown) => e,
   );
-  expect(CaChatError.isInstance(error), `expected a CaChatError with code ${code}, got ${String(error)}`).toBe(true);
+  expect(
+    CaChatError.isInstance(error),
+    `expected a CaChatError with code ${code}, got ${String(error)}`,
+  ).toBe(true);
   expect((error as CaChatError).code).toBe(code);
 }
 
@@ -118,4 +157,7 @@ export async function seedCA(storage: Storage, overrides: Partial<CA> = {}): Pro
   return ca;
 }
 
-export const byKey = <T>(key: (item: T) => string) => (a: T, b: T): number => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+export const byKey =
+  <T>(key: (item: T) => string) =>
+  (a: T, b: T): number =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;

@@ -136,8 +136,18 @@ export function isolationCases(ctx: ConformanceContext): void {
 
     it('messages, seqs, idempotency keys and the outbox survive reopen, and seq continues', async () => {
       const chat = await seedChat(ctx.storage);
-      await Promise.all(Array.from({ length: 20 }, (_, i) => ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: `k${i}` }))));
-      await ctx.storage.updateDelivery(chat.id, 3, { state: 'delivered', peerMessageId: 'p3', attempts: 1, nextAttemptAt: null, error: null });
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: `k${i}` })),
+        ),
+      );
+      await ctx.storage.updateDelivery(chat.id, 3, {
+        state: 'delivered',
+        peerMessageId: 'p3',
+        attempts: 1,
+        nextAttemptAt: null,
+        error: null,
+      });
       const messages = await ctx.storage.listMessages(chat.id);
       const pending = await ctx.storage.listPendingDeliveries();
 
@@ -145,7 +155,9 @@ export function isolationCases(ctx: ConformanceContext): void {
 
       expect(await ctx.storage.listMessages(chat.id)).toEqual(messages);
       expect(await ctx.storage.listPendingDeliveries()).toEqual(pending);
-      expect((await ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: 'k5' }))).duplicate).toBe(true);
+      expect(
+        (await ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: 'k5' }))).duplicate,
+      ).toBe(true);
       expect((await ctx.storage.appendMessage(makeMessage(chat.id))).message.seq).toBe(21);
     });
 

@@ -1,9 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../../domain.js';
-import { T0, byKey, expectCode, makeFileRef, makeMessage, seedChat, type ConformanceContext } from './fixtures.js';
+import {
+  T0,
+  byKey,
+  expectCode,
+  makeFileRef,
+  makeMessage,
+  seedChat,
+  type ConformanceContext,
+} from './fixtures.js';
 
-const delivered: Delivery = { state: 'delivered', peerMessageId: 'tg-77', attempts: 1, nextAttemptAt: null, error: null };
-const failed: Delivery = { state: 'failed', peerMessageId: null, attempts: 5, nextAttemptAt: null, error: 'blocked by user' };
+const delivered: Delivery = {
+  state: 'delivered',
+  peerMessageId: 'tg-77',
+  attempts: 1,
+  nextAttemptAt: null,
+  error: null,
+};
+const failed: Delivery = {
+  state: 'failed',
+  peerMessageId: null,
+  attempts: 5,
+  nextAttemptAt: null,
+  error: 'blocked by user',
+};
 
 /** Messages: seq assignment, idempotency, reading, and the delivery outbox. */
 export function messageCases(ctx: ConformanceContext): void {
@@ -13,7 +33,12 @@ export function messageCases(ctx: ConformanceContext): void {
       const inputs = [
         makeMessage(chat.id, { text: 'one', idempotencyKey: 'k1', createdAt: T0 + 1 }),
         makeMessage(chat.id, { from: 'ca', text: 'two', createdAt: T0 + 2, delivery: delivered }),
-        makeMessage(chat.id, { from: 'system', text: 'three', createdAt: T0 + 3, delivery: failed }),
+        makeMessage(chat.id, {
+          from: 'system',
+          text: 'three',
+          createdAt: T0 + 3,
+          delivery: failed,
+        }),
       ];
       for (const [i, input] of inputs.entries()) {
         const result = await ctx.storage.appendMessage(input);
@@ -26,7 +51,10 @@ export function messageCases(ctx: ConformanceContext): void {
 
     it('a file message keeps its FileRef and a null text', async () => {
       const chat = await seedChat(ctx.storage);
-      const input = makeMessage(chat.id, { text: null, file: makeFileRef({ size: 50 * 1024 * 1024 }) });
+      const input = makeMessage(chat.id, {
+        text: null,
+        file: makeFileRef({ size: 50 * 1024 * 1024 }),
+      });
       await ctx.storage.appendMessage(input);
       expect(await ctx.storage.getMessage(chat.id, 1)).toEqual({ ...input, seq: 1 });
     });
@@ -45,7 +73,9 @@ export function messageCases(ctx: ConformanceContext): void {
     it('200 concurrent appends to one chat get seqs 1..200, each stored once with its own text', async () => {
       const chat = await seedChat(ctx.storage);
       const results = await Promise.all(
-        Array.from({ length: 200 }, (_, i) => ctx.storage.appendMessage(makeMessage(chat.id, { text: `m${i}` }))),
+        Array.from({ length: 200 }, (_, i) =>
+          ctx.storage.appendMessage(makeMessage(chat.id, { text: `m${i}` })),
+        ),
       );
       const seqs = results.map((r) => r.message.seq).sort((x, y) => x - y);
       expect(seqs).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
@@ -60,17 +90,25 @@ export function messageCases(ctx: ConformanceContext): void {
     it('concurrent appends across 10 chats are gapless in every chat', async () => {
       const chats = await Promise.all(Array.from({ length: 10 }, () => seedChat(ctx.storage)));
       await Promise.all(
-        Array.from({ length: 300 }, (_, i) => ctx.storage.appendMessage(makeMessage(chats[i % 10]!.id, { text: `m${i}` }))),
+        Array.from({ length: 300 }, (_, i) =>
+          ctx.storage.appendMessage(makeMessage(chats[i % 10]!.id, { text: `m${i}` })),
+        ),
       );
       for (const chat of chats) {
-        expect((await ctx.storage.listMessages(chat.id)).map((m) => m.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+        expect((await ctx.storage.listMessages(chat.id)).map((m) => m.seq)).toEqual(
+          Array.from({ length: 30 }, (_, i) => i + 1),
+        );
       }
     });
 
     it('a repeated idempotency key from the same sender returns the stored message with duplicate: true and stores nothing', async () => {
       const chat = await seedChat(ctx.storage);
-      const first = await ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: 'client-msg-1', text: 'original' }));
-      const again = await ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: 'client-msg-1', text: 'retry' }));
+      const first = await ctx.storage.appendMessage(
+        makeMessage(chat.id, { idempotencyKey: 'client-msg-1', text: 'original' }),
+      );
+      const again = await ctx.storage.appendMessage(
+        makeMessage(chat.id, { idempotencyKey: 'client-msg-1', text: 'retry' }),
+      );
       expect(again).toEqual({ message: first.message, duplicate: true });
       expect(await ctx.storage.lastSeq(chat.id)).toBe(1);
       expect((await ctx.storage.listMessages(chat.id)).map((m) => m.text)).toEqual(['original']);
@@ -79,7 +117,11 @@ export function messageCases(ctx: ConformanceContext): void {
     it('20 concurrent appends with one idempotency key store exactly one message', async () => {
       const chat = await seedChat(ctx.storage);
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: 'same', text: `try ${i}` }))),
+        Array.from({ length: 20 }, (_, i) =>
+          ctx.storage.appendMessage(
+            makeMessage(chat.id, { idempotencyKey: 'same', text: `try ${i}` }),
+          ),
+        ),
       );
       expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
       expect(new Set(results.map((r) => r.message.seq))).toEqual(new Set([1]));
@@ -90,8 +132,12 @@ export function messageCases(ctx: ConformanceContext): void {
 
     it('the same idempotency key from the other side is a different message', async () => {
       const chat = await seedChat(ctx.storage);
-      await ctx.storage.appendMessage(makeMessage(chat.id, { from: 'client', idempotencyKey: '42' }));
-      const fromCa = await ctx.storage.appendMessage(makeMessage(chat.id, { from: 'ca', idempotencyKey: '42' }));
+      await ctx.storage.appendMessage(
+        makeMessage(chat.id, { from: 'client', idempotencyKey: '42' }),
+      );
+      const fromCa = await ctx.storage.appendMessage(
+        makeMessage(chat.id, { from: 'ca', idempotencyKey: '42' }),
+      );
       expect(fromCa.duplicate).toBe(false);
       expect(fromCa.message.seq).toBe(2);
       expect(await ctx.storage.lastSeq(chat.id)).toBe(2);
@@ -115,7 +161,8 @@ export function messageCases(ctx: ConformanceContext): void {
 
     it('listMessages returns messages after afterSeq, at most limit, in seq order', async () => {
       const chat = await seedChat(ctx.storage);
-      for (let i = 1; i <= 10; i++) await ctx.storage.appendMessage(makeMessage(chat.id, { text: `m${i}` }));
+      for (let i = 1; i <= 10; i++)
+        await ctx.storage.appendMessage(makeMessage(chat.id, { text: `m${i}` }));
       const seqs = async (options?: { afterSeq?: number; limit?: number }): Promise<number[]> =>
         (await ctx.storage.listMessages(chat.id, options)).map((m) => m.seq);
       expect(await seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -146,7 +193,13 @@ export function messageCases(ctx: ConformanceContext): void {
     it('updateDelivery stores the new delivery', async () => {
       const chat = await seedChat(ctx.storage);
       const { message } = await ctx.storage.appendMessage(makeMessage(chat.id));
-      const retry: Delivery = { state: 'pending', peerMessageId: null, attempts: 2, nextAttemptAt: T0 + 4000, error: '429' };
+      const retry: Delivery = {
+        state: 'pending',
+        peerMessageId: null,
+        attempts: 2,
+        nextAttemptAt: T0 + 4000,
+        error: '429',
+      };
       await ctx.storage.updateDelivery(chat.id, 1, retry);
       expect(await ctx.storage.getMessage(chat.id, 1)).toEqual({ ...message, delivery: retry });
       await ctx.storage.updateDelivery(chat.id, 1, delivered);
@@ -160,7 +213,11 @@ export function messageCases(ctx: ConformanceContext): void {
     });
 
     it('listPendingDeliveries returns only pending messages, ordered by chatId then seq', async () => {
-      const chats = [await seedChat(ctx.storage, { id: 'chat-z' }), await seedChat(ctx.storage, { id: 'chat-a' }), await seedChat(ctx.storage, { id: 'chat-m' })];
+      const chats = [
+        await seedChat(ctx.storage, { id: 'chat-z' }),
+        await seedChat(ctx.storage, { id: 'chat-a' }),
+        await seedChat(ctx.storage, { id: 'chat-m' }),
+      ];
       for (let round = 0; round < 3; round++) {
         for (const chat of chats) {
           const delivery = round === 1 ? delivered : undefined;
@@ -187,7 +244,12 @@ export function messageCases(ctx: ConformanceContext): void {
         await ctx.storage.appendMessage(makeMessage(a.id));
       }
       const pending = await ctx.storage.listPendingDeliveries({ limit: 4 });
-      expect(pending.map((m) => `${m.chatId}#${m.seq}`)).toEqual(['chat-a#1', 'chat-a#2', 'chat-a#3', 'chat-b#1']);
+      expect(pending.map((m) => `${m.chatId}#${m.seq}`)).toEqual([
+        'chat-a#1',
+        'chat-a#2',
+        'chat-a#3',
+        'chat-b#1',
+      ]);
     });
 
     it('a message leaves the outbox when delivered or failed, and returns when set back to pending', async () => {
@@ -196,7 +258,13 @@ export function messageCases(ctx: ConformanceContext): void {
       await ctx.storage.updateDelivery(chat.id, 1, delivered);
       await ctx.storage.updateDelivery(chat.id, 2, failed);
       expect((await ctx.storage.listPendingDeliveries()).map((m) => m.seq)).toEqual([3]);
-      const pendingAgain: Delivery = { state: 'pending', peerMessageId: null, attempts: 0, nextAttemptAt: T0, error: null };
+      const pendingAgain: Delivery = {
+        state: 'pending',
+        peerMessageId: null,
+        attempts: 0,
+        nextAttemptAt: T0,
+        error: null,
+      };
       await ctx.storage.updateDelivery(chat.id, 2, pendingAgain);
       const pending = await ctx.storage.listPendingDeliveries();
       expect(pending.map((m) => m.seq)).toEqual([2, 3]);

@@ -15,7 +15,12 @@ import {
 export function peopleCases(ctx: ConformanceContext): void {
   describe('CAs', () => {
     it('createCA stores a CA that getCA reads back field for field', async () => {
-      const ca = makeCA({ topics: [], lastAssignedAt: T0 + 5, maxChats: 3, languages: ['ta', 'en'] });
+      const ca = makeCA({
+        topics: [],
+        lastAssignedAt: T0 + 5,
+        maxChats: 3,
+        languages: ['ta', 'en'],
+      });
       await ctx.storage.createCA(ca);
       expect(await ctx.storage.getCA(ca.id)).toEqual(ca);
     });
@@ -55,7 +60,12 @@ export function peopleCases(ctx: ConformanceContext): void {
 
     it('updateCA applies the given fields only and returns the CA as stored', async () => {
       const ca = await seedCA(ctx.storage);
-      const patch: CAPatch = { status: 'away', languages: ['hi'], maxChats: 4, lastAssignedAt: T0 + 9 };
+      const patch: CAPatch = {
+        status: 'away',
+        languages: ['hi'],
+        maxChats: 4,
+        lastAssignedAt: T0 + 9,
+      };
       const updated = await ctx.storage.updateCA(ca.id, patch);
       const expected = { ...ca, ...patch };
       expect(updated).toEqual(expected);
@@ -70,11 +80,20 @@ export function peopleCases(ctx: ConformanceContext): void {
 
     it('updateCA does not change id, channel, externalId or registeredAt even when asked to', async () => {
       const ca = await seedCA(ctx.storage);
-      const sneaky = { id: 'other', channel: 'slack', externalId: 'x', registeredAt: 1, status: 'away' } as CAPatch;
+      const sneaky = {
+        id: 'other',
+        channel: 'slack',
+        externalId: 'x',
+        registeredAt: 1,
+        status: 'away',
+      } as CAPatch;
       await ctx.storage.updateCA(ca.id, sneaky);
       expect(await ctx.storage.getCA(ca.id)).toEqual({ ...ca, status: 'away' });
       expect(await ctx.storage.getCA('other')).toBeNull();
-      expect(await ctx.storage.getCAByExternalId('telegram', ca.externalId)).toEqual({ ...ca, status: 'away' });
+      expect(await ctx.storage.getCAByExternalId('telegram', ca.externalId)).toEqual({
+        ...ca,
+        status: 'away',
+      });
     });
 
     it('updateCA of an unknown CA returns null and creates nothing', async () => {
@@ -83,10 +102,27 @@ export function peopleCases(ctx: ConformanceContext): void {
     });
 
     it('listCAs applies every filter given, combined', async () => {
-      const a = await seedCA(ctx.storage, { languages: ['en'], approval: 'approved', status: 'available' });
-      const b = await seedCA(ctx.storage, { languages: ['hi', 'en'], approval: 'pending', status: 'available' });
-      const c = await seedCA(ctx.storage, { languages: ['hi'], approval: 'approved', status: 'away' });
-      const d = await seedCA(ctx.storage, { languages: ['ta'], approval: 'approved', status: 'available', channel: 'slack' });
+      const a = await seedCA(ctx.storage, {
+        languages: ['en'],
+        approval: 'approved',
+        status: 'available',
+      });
+      const b = await seedCA(ctx.storage, {
+        languages: ['hi', 'en'],
+        approval: 'pending',
+        status: 'available',
+      });
+      const c = await seedCA(ctx.storage, {
+        languages: ['hi'],
+        approval: 'approved',
+        status: 'away',
+      });
+      const d = await seedCA(ctx.storage, {
+        languages: ['ta'],
+        approval: 'approved',
+        status: 'available',
+        channel: 'slack',
+      });
       const ids = async (filter: Parameters<typeof ctx.storage.listCAs>[0]): Promise<string[]> =>
         (await ctx.storage.listCAs(filter)).map((ca) => ca.id).sort();
       expect(await ids({})).toEqual([a.id, b.id, c.id, d.id].sort());
@@ -95,14 +131,20 @@ export function peopleCases(ctx: ConformanceContext): void {
       expect(await ids({ language: 'hi' })).toEqual([b.id, c.id].sort());
       expect(await ids({ language: 'h' })).toEqual([]);
       expect(await ids({ channel: 'slack' })).toEqual([d.id]);
-      expect(await ids({ approval: 'approved', status: 'available', language: 'en' })).toEqual([a.id]);
+      expect(await ids({ approval: 'approved', status: 'available', language: 'en' })).toEqual([
+        a.id,
+      ]);
     });
 
     it('listCAs orders by registeredAt, then id', async () => {
       const late = await seedCA(ctx.storage, { id: 'ca-a', registeredAt: T0 + 10 });
       const early2 = await seedCA(ctx.storage, { id: 'ca-c', registeredAt: T0 });
       const early1 = await seedCA(ctx.storage, { id: 'ca-b', registeredAt: T0 });
-      expect((await ctx.storage.listCAs()).map((ca) => ca.id)).toEqual([early1.id, early2.id, late.id]);
+      expect((await ctx.storage.listCAs()).map((ca) => ca.id)).toEqual([
+        early1.id,
+        early2.id,
+        late.id,
+      ]);
     });
   });
 
@@ -120,7 +162,9 @@ export function peopleCases(ctx: ConformanceContext): void {
       await ctx.storage.createInvite(expiring);
       await ctx.storage.createInvite(forever);
       expect(await ctx.storage.useInvite(expiring.codeHash, 'ca-1', T0 + 100)).toBe(false);
-      expect(await ctx.storage.useInvite(forever.codeHash, 'ca-1', Number.MAX_SAFE_INTEGER)).toBe(true);
+      expect(await ctx.storage.useInvite(forever.codeHash, 'ca-1', Number.MAX_SAFE_INTEGER)).toBe(
+        true,
+      );
     });
 
     it('useInvite accepts an invite just before it expires', async () => {
@@ -137,7 +181,9 @@ export function peopleCases(ctx: ConformanceContext): void {
       const invite = makeInvite();
       await ctx.storage.createInvite(invite);
       const results = await Promise.all(
-        Array.from({ length: 20 }, (_, i) => ctx.storage.useInvite(invite.codeHash, `ca-${i}`, T0 + 1)),
+        Array.from({ length: 20 }, (_, i) =>
+          ctx.storage.useInvite(invite.codeHash, `ca-${i}`, T0 + 1),
+        ),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
     });
@@ -164,7 +210,11 @@ export function peopleCases(ctx: ConformanceContext): void {
     it('updateClient applies the patch and returns the client as stored', async () => {
       const client = makeClient();
       await ctx.storage.createClient(client);
-      const updated = await ctx.storage.updateClient(client.id, { name: 'Ravi', language: null, tokenHash: 'c'.repeat(64) });
+      const updated = await ctx.storage.updateClient(client.id, {
+        name: 'Ravi',
+        language: null,
+        tokenHash: 'c'.repeat(64),
+      });
       const expected = { ...client, name: 'Ravi', language: null, tokenHash: 'c'.repeat(64) };
       expect(updated).toEqual(expected);
       expect(await ctx.storage.getClient(client.id)).toEqual(expected);

@@ -13,7 +13,13 @@ import {
 } from './fixtures.js';
 
 const offerKey = (o: Offer): string => `${o.chatId}/${o.caId}`;
-const toRef = ({ id, name, mime, size, sha256 }: FileRef): FileRef => ({ id, name, mime, size, sha256 });
+const toRef = ({ id, name, mime, size, sha256 }: FileRef): FileRef => ({
+  id,
+  name,
+  mime,
+  size,
+  sha256,
+});
 
 /** Offers, file records, deleteChat and the key/value area. */
 export function recordCases(ctx: ConformanceContext): void {
@@ -28,7 +34,11 @@ export function recordCases(ctx: ConformanceContext): void {
 
     it('putOffer replaces the offer of the same chat and CA', async () => {
       await ctx.storage.putOffer(makeOffer('chat-1', 'ca-1'));
-      const closed = makeOffer('chat-1', 'ca-1', { state: 'withdrawn', ref: null, closedAt: T0 + 9 });
+      const closed = makeOffer('chat-1', 'ca-1', {
+        state: 'withdrawn',
+        ref: null,
+        closedAt: T0 + 9,
+      });
       await ctx.storage.putOffer(closed);
       expect(await ctx.storage.getOffer('chat-1', 'ca-1')).toEqual(closed);
       expect(await ctx.storage.listOffers({ chatId: 'chat-1' })).toEqual([closed]);
@@ -42,7 +52,8 @@ export function recordCases(ctx: ConformanceContext): void {
         makeOffer('chat-2', 'ca-3'),
       ];
       for (const offer of offers) await ctx.storage.putOffer(offer);
-      const keys = async (filter?: OfferFilter): Promise<string[]> => (await ctx.storage.listOffers(filter)).map(offerKey).sort();
+      const keys = async (filter?: OfferFilter): Promise<string[]> =>
+        (await ctx.storage.listOffers(filter)).map(offerKey).sort();
       expect(await keys()).toEqual(offers.map(offerKey).sort());
       expect(await keys({ chatId: 'chat-2' })).toEqual(['chat-2/ca-1', 'chat-2/ca-3']);
       expect(await keys({ caId: 'ca-1' })).toEqual(['chat-1/ca-1', 'chat-2/ca-1']);
@@ -81,7 +92,9 @@ export function recordCases(ctx: ConformanceContext): void {
       await ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: 'k' }));
       await ctx.storage.putOffer(makeOffer(chat.id, 'ca-1'));
       const removed = await ctx.storage.deleteChat(chat.id);
-      expect([...removed].sort(byKey((f) => f.id))).toEqual(files.map(toRef).sort(byKey((f) => f.id)));
+      expect([...removed].sort(byKey((f) => f.id))).toEqual(
+        files.map(toRef).sort(byKey((f) => f.id)),
+      );
       expect(await ctx.storage.getChat(chat.id)).toBeNull();
       expect(await ctx.storage.listMessages(chat.id)).toEqual([]);
       expect(await ctx.storage.lastSeq(chat.id)).toBe(0);
@@ -95,7 +108,9 @@ export function recordCases(ctx: ConformanceContext): void {
       await ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: 'k', text: 'old' }));
       await ctx.storage.deleteChat(chat.id);
       await ctx.storage.createChat(chat);
-      const again = await ctx.storage.appendMessage(makeMessage(chat.id, { idempotencyKey: 'k', text: 'new' }));
+      const again = await ctx.storage.appendMessage(
+        makeMessage(chat.id, { idempotencyKey: 'k', text: 'new' }),
+      );
       expect(again).toMatchObject({ duplicate: false, message: { seq: 1, text: 'new' } });
     });
 
@@ -120,8 +135,12 @@ export function recordCases(ctx: ConformanceContext): void {
       expect(await ctx.storage.listMessages(kept.id)).toEqual(keptMessages);
       expect(await ctx.storage.getFile(keptFile.id)).toEqual(keptFile);
       expect(await ctx.storage.listOffers()).toEqual([keptOffer]);
-      expect((await ctx.storage.listPendingDeliveries()).map((m) => `${m.chatId}#${m.seq}`)).toEqual([`${kept.id}#1`, `${kept.id}#2`]);
-      const dup = await ctx.storage.appendMessage(makeMessage(kept.id, { idempotencyKey: 'shared-key' }));
+      expect(
+        (await ctx.storage.listPendingDeliveries()).map((m) => `${m.chatId}#${m.seq}`),
+      ).toEqual([`${kept.id}#1`, `${kept.id}#2`]);
+      const dup = await ctx.storage.appendMessage(
+        makeMessage(kept.id, { idempotencyKey: 'shared-key' }),
+      );
       expect(dup.duplicate).toBe(true);
     });
 
@@ -137,7 +156,11 @@ export function recordCases(ctx: ConformanceContext): void {
 
     it('kvSet stores JSON values that kvGet reads back', async () => {
       const values: Record<string, unknown> = {
-        object: { step: 'languages', picked: ['en', 'hi'], nested: { n: 1.5, ok: true, none: null } },
+        object: {
+          step: 'languages',
+          picked: ['en', 'hi'],
+          nested: { n: 1.5, ok: true, none: null },
+        },
         array: [1, 'two', { three: 3 }],
         string: 'नमस्ते "quoted" \\ \n',
         number: 1767225600000,
@@ -145,8 +168,10 @@ export function recordCases(ctx: ConformanceContext): void {
         boolean: false,
         emptyString: '',
       };
-      for (const [key, value] of Object.entries(values)) await ctx.storage.kvSet('conversation', key, value);
-      for (const [key, value] of Object.entries(values)) expect(await ctx.storage.kvGet('conversation', key)).toEqual(value);
+      for (const [key, value] of Object.entries(values))
+        await ctx.storage.kvSet('conversation', key, value);
+      for (const [key, value] of Object.entries(values))
+        expect(await ctx.storage.kvGet('conversation', key)).toEqual(value);
     });
 
     it('kvSet overwrites the previous value', async () => {
@@ -171,7 +196,11 @@ export function recordCases(ctx: ConformanceContext): void {
     });
 
     it('20 concurrent kvSetIfAbsent calls on one key: exactly one returns true, and its value is stored', async () => {
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => ctx.storage.kvSetIfAbsent('updates', 'race', { winner: i })));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          ctx.storage.kvSetIfAbsent('updates', 'race', { winner: i }),
+        ),
+      );
       expect(results.filter(Boolean)).toHaveLength(1);
       expect(await ctx.storage.kvGet('updates', 'race')).toEqual({ winner: results.indexOf(true) });
     });
