@@ -4,6 +4,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import type { BlobInfo, BlobPutOptions, BlobStore } from './blob-store.js';
 import { CaChatError } from './errors.js';
 
@@ -41,15 +42,14 @@ export function createFsBlobStore(options: FsBlobStoreOptions): BlobStore {
       const tempPath = join(dir, `.tmp-${id}-${randomBytes(6).toString('hex')}`);
       const meter = new MeterTransform(opts.maxBytes);
       const input = source instanceof Readable ? source : Readable.from(source);
+      const sink = createWriteStream(tempPath, { flags: 'wx', highWaterMark: 256 * 1024 });
       try {
-        await pipeline(
-          input,
-          meter,
-          createWriteStream(tempPath, { flags: 'wx' }),
-          opts.signal ? { signal: opts.signal } : {},
-        );
+        await pipeline(input, meter, sink, opts.signal ? { signal: opts.signal } : {});
         await rename(tempPath, finalPath);
       } catch (error) {
+        // A source that fails while the file is still being opened would otherwise let the
+        // file appear after we removed it: wait for the sink to be closed first.
+        if (!sink.closed) await once(sink, 'close').catch(() => undefined);
         await rm(tempPath, { force: true });
         if (meter.tooLarge) {
           // Drain nothing further: the caller's source is left to be destroyed by the caller.

@@ -31,7 +31,18 @@ export function createMemoryStorage(): Storage {
   return new MemoryStorage();
 }
 
-const copy = <T>(value: T): T => structuredClone(value);
+/**
+ * Stored values are plain JSON-like records (strings, numbers, null, arrays, objects): a
+ * walk over them copies several times faster than `structuredClone`, which dominated
+ * profiles of the relay on this store.
+ */
+function copy<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(copy) as T;
+  const out: Record<string, unknown> = {};
+  for (const key in value) out[key] = copy((value as Record<string, unknown>)[key]);
+  return out as T;
+}
 
 class MemoryStorage implements Storage {
   private cas = new Map<string, CA>();

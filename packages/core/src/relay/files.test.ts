@@ -96,6 +96,25 @@ describe('files', () => {
     expect(await h.blobFiles()).toEqual([]);
   });
 
+  it('a retried upload with the same clientMsgId is stored once and keeps one blob', async () => {
+    const { client, chat } = await activeChat();
+    const bytes = randomBytes(5_000);
+    const upload = () =>
+      h.relay.sendClientFile(client.id, {
+        chatId: chat.id,
+        name: 'form16.pdf',
+        mime: 'application/pdf',
+        source: chunked(bytes),
+        idempotencyKey: 'upload-1',
+      });
+    const first = await upload();
+    const again = await upload();
+    expect(again.duplicate).toBe(true);
+    expect(again.message.seq).toBe(first.message.seq);
+    expect((await h.storage.listMessages(chat.id)).filter((m) => m.file)).toHaveLength(1);
+    expect(await h.blobFiles()).toEqual([first.message.file!.id]);
+  });
+
   it('a client can only fetch files of its own chats (not_found for anyone else’s)', async () => {
     const { client, chat } = await activeChat();
     const { message } = await h.relay.sendClientFile(client.id, {

@@ -77,7 +77,13 @@ export function createFiles(ctx: RelayContext): Files {
         allowWaiting: from === 'client',
         beforeAppend: () => storage.createFile(record),
       });
-      if (!result.duplicate) ctx.emit('file.stored', record);
+      if (result.duplicate) {
+        // A retried upload: the first copy is the message's; these bytes belong to nobody.
+        // (Its metadata record stays until the chat is deleted by retention.)
+        await blobs.delete(id).catch((e) => ctx.reportError(e, { op: 'blobs.delete', fileId: id }));
+      } else {
+        ctx.emit('file.stored', record);
+      }
       return { message: result.message, duplicate: result.duplicate };
     } catch (error) {
       // The chat ended (or storage failed) while the bytes streamed in: keep nothing.

@@ -1,0 +1,236 @@
+/**
+ * The server side of the ws bench, in a child process (its own core and RSS).
+ * `ca`: ws transport + relay + memory storage + a CA channel that accepts every offer and
+ * takes every delivery at once. `echo`: a bare `ws` server answering the same frames with
+ * the smallest valid reply (parse + stringify), the baseline.
+ */
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { createFsBlobStore, createMemoryStorage, createRelay } from '@ca-chat/core';
+import type { CAChannel, RelayApi } from '@ca-chat/core';
+import { createWsTransport } from '@ca-chat/transport-ws';
+
+const mode = process.argv[2] as 'ca' | 'echo' | 'transport';
+const send = (message: object): void => void process.send!(message);
+const unlimited = { ratePerSecond: 1e9, burst: 1e9 };
+
+function acceptingChannel(): CAChannel {
+  let relay: RelayApi | null = null;
+  return {
+    name: 'bench',
+    async start(r) {
+      relay = r;
+    },
+    async stop() {},
+    async sendOffer(ca, offer) {
+      setImmediate(() => void relay?.acceptOffer(ca.id, offer.chatId).catch(() => {}));
+      return null;
+    },
+    async closeOffer() {},
+    async chatMatched() {},
+    async deliverMessage() {
+      return { peerMessageId: null };
+    },
+    async chatEnded() {},
+    async notify() {},
+  };
+}
+
+async function startCa(): Promise<number> {
+  const transport = createWsTransport({
+    host: '127.0.0.1',
+    port: 0,
+    rateLimit: unlimited,
+    ipLimits: {
+      newIdentities: unlimited,
+      chatRequests: unlimited,
+      httpRequests: unlimited,
+      maxTrackedIps: 10,
+    },
+    maxConnections: 50_000,
+  });
+  const channel = acceptingChannel();
+  const relay = createRelay({
+    storage: createMemoryStorage(),
+    blobs: createFsBlobStore({ dir: `/tmp/ca-chat-ws-bench-${process.pid}` }),
+    transports: [transport],
+    channels: [channel],
+    options: { registrationMode: 'open', languages: ['en'], maxOpenChatsPerClient: 3 },
+  });
+  await relay.start();
+  // 50 chats per CA is the relay's cap: enough CAs for every bench connection.
+  for (let i = 0; i < 10; i++) {
+    await relay.registerCA({
+      channel: 'bench',
+      externalId: `${i}`,
+      address: `${i}`,
+      name: `Bench CA ${i}`,
+      membershipNo: `${123450 + i}`,
+      languages: ['en'],
+      maxChats: 50,
+    });
+  }
+  return transport.address()!.port;
+}
+
+/**
+ * The transport alone: a stand-in relay that answers at once from a counter, to tell the
+ * transport's own cost apart from the relay's and storage's.
+ */
+async function startTransportOnly(): Promise<number> {
+  const transport = createWsTransport({
+    host: '127.0.0.1',
+    port: 0,
+    rateLimit: unlimited,
+    ipLimits: {
+      newIdentities: unlimited,
+      chatRequests: unlimited,
+      httpRequests: unlimited,
+      maxTrackedIps: 10,
+    },
+    maxConnections: 50_000,
+  });
+  let clients = 0;
+  let chats = 0;
+  const seqs = new Map<string, number>();
+  const now = Date.now();
+  const stub = {
+    settings: {
+      registrationMode: 'open',
+      languages: ['en'],
+      topics: [],
+      maxTextLength: 8000,
+      maxFileBytes: 1e9,
+    },
+    async createClient() {
+      const id = `c${++clients}`;
+      return {
+        client: { id, tokenHash: '', name: null, language: null, createdAt: now },
+        token: `${id}.secret`,
+      };
+    },
+    clientConnected() {},
+    clientDisconnected() {},
+    async listClientChats() {
+      return [];
+    },
+    async requestChat(clientId: string) {
+      const chat = {
+        id: `chat${++chats}`,
+        clientId,
+        caId: null,
+        language: 'en',
+        topic: null,
+        state: 'waiting',
+        endReason: null,
+        createdAt: now,
+        matchedAt: null,
+        endedAt: null,
+      };
+      seqs.set(chat.id, 0);
+      setImmediate(
+        () =>
+          void transport.deliver(clientId, {
+            type: 'chat.matched',
+            chatId: chat.id,
+            ca: { name: 'Bench CA', languages: ['en'] },
+          }),
+      );
+      return { chat, position: 1, noCaForLanguage: false, message: null };
+    },
+    async sendClientMessage(
+      _clientId: string,
+      input: { chatId: string; text: string; clientMsgId?: string | null },
+    ) {
+      const seq = (seqs.get(input.chatId) ?? 0) + 1;
+      seqs.set(input.chatId, seq);
+      const message = {
+        chatId: input.chatId,
+        seq,
+        from: 'client',
+        text: input.text,
+        file: null,
+        createdAt: now,
+        idempotencyKey: input.clientMsgId ?? null,
+        delivery: {
+          state: 'pending',
+          peerMessageId: null,
+          attempts: 0,
+          nextAttemptAt: null,
+          error: null,
+        },
+      };
+      return { message, duplicate: false };
+    },
+  };
+  await transport.start(stub as unknown as RelayApi);
+  return transport.address()!.port;
+}
+
+async function startEcho(): Promise<number> {
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    perMessageDeflate: false,
+    handleProtocols: () => 'ca-chat.v1',
+  });
+  let clients = 0;
+  let chats = 0;
+  wss.on('connection', (socket) => {
+    let seq = 0;
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as {
+        type: string;
+        clientMsgId?: string;
+        chatId?: string;
+        ref?: string;
+      };
+      if (frame.type === 'hello')
+        socket.send(
+          JSON.stringify({ type: 'welcome', clientId: `c${++clients}`, token: 'x', chats: [] }),
+        );
+      else if (frame.type === 'chat.request') {
+        const chatId = `chat${++chats}`;
+        socket.send(JSON.stringify({ type: 'chat.queued', chatId, position: 1, ref: frame.ref }));
+        socket.send(
+          JSON.stringify({
+            type: 'chat.matched',
+            chatId,
+            ca: { name: 'Bench CA', languages: ['en'] },
+          }),
+        );
+      } else if (frame.type === 'message')
+        socket.send(
+          JSON.stringify({
+            type: 'message.ack',
+            chatId: frame.chatId,
+            clientMsgId: frame.clientMsgId,
+            seq: ++seq,
+          }),
+        );
+    });
+  });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  return (wss.address() as AddressInfo).port;
+}
+
+const port =
+  mode === 'ca'
+    ? await startCa()
+    : mode === 'transport'
+      ? await startTransportOnly()
+      : await startEcho();
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'rss') {
+    globalThis.gc?.();
+    globalThis.gc?.();
+    const usage = process.memoryUsage();
+    send({
+      type: 'rss',
+      rss: usage.rss,
+      heapUsed: usage.heapUsed,
+      external: usage.external + usage.arrayBuffers,
+    });
+  } else if (message.type === 'stop') process.exit(0);
+});
+send({ type: 'ready', port });

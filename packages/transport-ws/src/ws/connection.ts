@@ -1,0 +1,245 @@
+import type { Duplex } from 'node:stream';
+import type { TimerHandle } from '@ca-chat/core';
+import type { WebSocket } from 'ws';
+import type { ExternalIdentity } from '../options.js';
+import type { ServerFrame } from '../protocol.js';
+import { SeenSeqs } from '../client/seen-seqs.js';
+import type { RateLimit } from '../token-bucket.js';
+
+/** Close codes this transport uses (1009 "message too big" comes from `ws` itself). */
+export const CloseCode = {
+  goingAway: 1001,
+  /** Policy: slow reader, too many connections, hello timeout, resume overflow. */
+  policy: 1008,
+  tooBig: 1009,
+  internal: 1011,
+  tryAgainLater: 1013,
+} as const;
+
+/** Events of one chat held back while that chat is being resumed (so replay stays in order). */
+const MAX_HELD_EVENTS = 1000;
+/** Frames waiting to be handled before the socket stops being read. */
+const PAUSE_AT_QUEUED_FRAMES = 64;
+const RESUME_AT_QUEUED_FRAMES = 8;
+/** Chats whose sent seqs a connection remembers (least recently added forgotten first). */
+const MAX_TRACKED_CHATS = 64;
+
+const SETTLED: Promise<void> = Promise.resolve();
+
+type ChatScopedFrame = Extract<ServerFrame, { chatId: string }>;
+
+interface HeldChat {
+  events: ChatScopedFrame[];
+  /** A `resume` is replaying this chat (the welcome window's timer must not release it). */
+  resuming: boolean;
+}
+
+/**
+ * One WebSocket connection: its identity once `hello` succeeded, its rate limit, the order
+ * in which its frames are handled, and the buffering that keeps replay and live events in
+ * order. Sending never blocks: a peer that stops reading is closed instead.
+ */
+export class Connection {
+  clientId: string | null = null;
+  /** Set during the upgrade when the embedder's `authenticate` recognised the caller. */
+  identity: ExternalIdentity | null = null;
+  /** The "say hello in time" timer, until hello (or close) cancels it. */
+  helloTimer: TimerHandle | null = null;
+  /** True once the peer answered the last ping (or sent anything). */
+  alive = true;
+  closed = false;
+  private welcomed = false;
+  /** Events that arrived between registration and `welcome`. */
+  private preWelcome: ServerFrame[] | null = null;
+  /**
+   * chatId → live events held back while that chat waits for, or runs, a `resume`.
+   * Allocated on first use (like `sentSeqs`): idle connections are the many, and small.
+   */
+  private heldChats: Map<string, HeldChat> | null = null;
+  /**
+   * chatId → seqs this connection already has. The relay re-delivers pending messages when a
+   * client comes back while `resume` replays them too: each reaches the connection once.
+   */
+  private sentSeqs: Map<string, SeenSeqs> | null = null;
+  /** Frame rate limit: a token bucket kept inline (no object per connection). */
+  private tokens: number;
+  private tokensAt: number;
+  private queue: Promise<void> = SETTLED;
+  private queued = 0;
+
+  /** Whether frames are being gathered into one write (see `send`). */
+  private corked = false;
+
+  constructor(
+    readonly socket: WebSocket,
+    /** The TCP socket under `socket` (from the upgrade request), for corking writes. */
+    private readonly tcp: Duplex,
+    readonly ip: string,
+    private readonly maxBufferedBytes: number,
+    private readonly rateLimit: RateLimit,
+    now: number,
+  ) {
+    this.tokens = rateLimit.burst;
+    this.tokensAt = now;
+  }
+
+  takeToken(now: number): boolean {
+    const elapsedMs = Math.max(0, now - this.tokensAt);
+    this.tokensAt = now;
+    this.tokens = Math.min(
+      this.rateLimit.burst,
+      this.tokens + (elapsedMs / 1000) * this.rateLimit.ratePerSecond,
+    );
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /**
+   * Runs frame handlers one after another so a client's messages are stored in the order it
+   * sent them. A long queue pauses reading from the socket (TCP backpressure) instead of growing.
+   */
+  enqueue(task: () => Promise<void>): void {
+    this.queued++;
+    if (this.queued >= PAUSE_AT_QUEUED_FRAMES) this.socket.pause();
+    this.queue = this.queue.then(task).then(this.taskDone, this.taskDone);
+  }
+
+  private readonly taskDone = (): void => {
+    this.queued--;
+    if (this.queued <= RESUME_AT_QUEUED_FRAMES && this.socket.isPaused) this.socket.resume();
+  };
+
+  /** Resolves when every frame received so far was handled. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  /** Records that the peer has message `seq` of `chatId`; false when it already had it. */
+  markSeq(chatId: string, seq: number): boolean {
+    const sent = (this.sentSeqs ??= new Map());
+    let seen = sent.get(chatId);
+    if (!seen) {
+      if (sent.size >= MAX_TRACKED_CHATS) sent.delete(sent.keys().next().value!);
+      seen = new SeenSeqs();
+      sent.set(chatId, seen);
+    }
+    return seen.add(seq);
+  }
+
+  /** Sends now (replies to this connection's own frames). False when the frame could not be sent. */
+  send(frame: ServerFrame): boolean {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return false;
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+      this.close(CloseCode.policy, 'send buffer full: read faster');
+      return false;
+    }
+    if (!this.corked) {
+      // Frames produced in the same event-loop turn (replies to pipelined frames, an ack and
+      // the delivery status that follows it) leave in one write instead of a syscall each;
+      // it costs at most one turn of latency.
+      this.corked = true;
+      this.tcp.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.tcp.uncork();
+      });
+    }
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Sends an event pushed by the relay, holding it back while the connection is not ready for it. */
+  push(frame: ServerFrame): boolean {
+    if (this.closed) return false;
+    if (!this.welcomed) {
+      (this.preWelcome ??= []).push(frame);
+      return true;
+    }
+    if ('chatId' in frame) {
+      const held = this.heldChats?.get(frame.chatId);
+      if (held) {
+        if (held.events.length >= MAX_HELD_EVENTS) {
+          this.close(CloseCode.policy, 'too many events during resume: reconnect and resume again');
+          return false;
+        }
+        held.events.push(frame);
+        return true;
+      }
+    }
+    // Already there (replayed, or re-delivered by the relay): taken, not sent twice.
+    if (frame.type === 'message' && !this.markSeq(frame.chatId, frame.seq)) return true;
+    return this.send(frame);
+  }
+
+  /**
+   * Sends `welcome`, then whatever was pushed while it was being prepared. Chats listed with
+   * history (`resumable`) are held for `resumeWindowMs`: a client that resumes them at once
+   * gets their history first and live messages after, in seq order; one that never resumes
+   * gets its live events when the window closes.
+   */
+  welcome(
+    frame: ServerFrame,
+    resumable: string[],
+    resumeWindowMs: number,
+    schedule: (callback: () => void, ms: number) => void,
+  ): void {
+    this.send(frame);
+    this.welcomed = true;
+    for (const chatId of resumable) {
+      const entry = this.holdChat(chatId);
+      schedule(() => {
+        if (this.heldChats?.get(chatId) === entry && !entry.resuming) this.releaseChat(chatId, 0);
+      }, resumeWindowMs);
+    }
+    const pending = this.preWelcome ?? [];
+    this.preWelcome = null;
+    for (const event of pending) this.push(event);
+  }
+
+  get isWelcomed(): boolean {
+    return this.welcomed;
+  }
+
+  /** Holds live events of `chatId` (a resume is about to replay its history). */
+  holdChat(chatId: string, resuming = false): HeldChat {
+    const held = (this.heldChats ??= new Map());
+    let entry = held.get(chatId);
+    if (!entry) {
+      entry = { events: [], resuming };
+      held.set(chatId, entry);
+    }
+    entry.resuming ||= resuming;
+    return entry;
+  }
+
+  /** Stops holding `chatId`: sends the held events, dropping messages the replay already covered. */
+  releaseChat(chatId: string, replayedUpToSeq: number): void {
+    const entry = this.heldChats?.get(chatId);
+    this.heldChats?.delete(chatId);
+    for (const event of entry?.events ?? []) {
+      if (
+        event.type === 'message' &&
+        (event.seq <= replayedUpToSeq || !this.markSeq(event.chatId, event.seq))
+      )
+        continue;
+      this.send(event);
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.preWelcome = null;
+    this.heldChats = null;
+    // A peer that stopped reading may never finish the closing handshake: don't wait for it.
+    if (code === CloseCode.policy) {
+      this.socket.close(code, reason);
+      const timer = setTimeout(() => this.socket.terminate(), 2000);
+      timer.unref();
+      this.socket.once('close', () => clearTimeout(timer));
+    } else {
+      this.socket.close(code, reason);
+    }
+  }
+}

@@ -1,0 +1,251 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { CaChatError } from '@ca-chat/core';
+import type { TimerHandle } from '@ca-chat/core';
+import type { TransportContext } from '../context.js';
+import { clientIp, type ExternalIdentity } from '../options.js';
+import { SUBPROTOCOL } from '../protocol.js';
+import { errorFrame } from '../wire.js';
+import { CloseCode, Connection } from './connection.js';
+import { createFrameHandler } from './frame-handler.js';
+
+const CONNECTION = Symbol('ca-chat.connection');
+type SocketWithConnection = WebSocket & { [CONNECTION]: Connection };
+const connectionOf = (socket: WebSocket): Connection =>
+  (socket as SocketWithConnection)[CONNECTION];
+
+export interface WsEndpoint {
+  /** Takes an upgrade request for our path; false when the path is someone else's. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  start(): void;
+  /** Closes every connection with 1001 and stops the heartbeat. */
+  stop(): Promise<void>;
+}
+
+/** Refuses an upgrade with a plain HTTP response carrying the usual `{error:{code,message}}` body. */
+function refuse(
+  socket: Duplex,
+  status: number,
+  error: CaChatError,
+  headers: Record<string, string> = {},
+): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
+/** Protocols offered in `Sec-WebSocket-Protocol`, or null when the header is absent. */
+function offeredProtocols(req: IncomingMessage): string[] | null {
+  const header = req.headers['sec-websocket-protocol'];
+  if (header === undefined) return null;
+  return header
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+}
+
+export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
+  const { options } = ctx;
+  const handleFrame = createFrameHandler(ctx);
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayloadBytes,
+    // Compression costs memory per connection (zlib contexts) and invites CRIME-style
+    // attacks on mixed secrets; chat frames are small anyway.
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  let running = false;
+  let pendingUpgrades = 0;
+  let heartbeat: TimerHandle | null = null;
+
+  function onConnection(
+    socket: WebSocket,
+    req: IncomingMessage,
+    identity: ExternalIdentity | null,
+  ): void {
+    const connection = new Connection(
+      socket,
+      req.socket,
+      clientIp(req, options.trustProxy),
+      options.maxBufferedBytes,
+      options.rateLimit,
+      options.clock.now(),
+    );
+    connection.identity = identity;
+    ctx.registry.all.add(connection);
+    safeMetric(() => options.metrics.connectionOpened?.());
+    const helloTimer = options.clock.setTimeout(() => {
+      if (connection.clientId === null)
+        connection.close(CloseCode.policy, 'no hello received in time');
+    }, options.helloTimeoutMs);
+    connection.helloTimer = helloTimer;
+    // Shared handlers (`this` is the socket) rather than closures per connection: idle
+    // connections are the many, so each one's footprint counts.
+    (socket as SocketWithConnection)[CONNECTION] = connection;
+    socket.on('message', onMessage);
+    socket.on('pong', onPong);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  }
+
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    const connection = connectionOf(this);
+    if (isBinary) {
+      ctx.rejected('malformed');
+      connection.send(
+        errorFrame(new CaChatError('malformed', 'binary frames are not supported; send JSON text')),
+      );
+      return;
+    }
+    handleFrame(connection, (data as Buffer).toString('utf8'));
+  }
+
+  function onPong(this: WebSocket): void {
+    connectionOf(this).alive = true;
+  }
+
+  function onError(this: WebSocket, error: Error): void {
+    // Protocol errors (oversized frame → 1009, bad UTF-8 → 1007) close the socket; log only.
+    options.logger.debug({ err: error, clientId: connectionOf(this).clientId }, 'websocket error');
+  }
+
+  function onClose(this: WebSocket, code: number): void {
+    const connection = connectionOf(this);
+    connection.closed = true;
+    cancelHelloTimer(connection);
+    ctx.registry.remove(connection);
+    safeMetric(() => options.metrics.connectionClosed?.(code));
+  }
+
+  function cancelHelloTimer(connection: Connection): void {
+    if (connection.helloTimer === null) return;
+    options.clock.clearTimeout(connection.helloTimer);
+    connection.helloTimer = null;
+  }
+
+  function safeMetric(call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      options.logger.warn({ err: error }, 'metrics hook threw');
+    }
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (!running)
+      return refuse(
+        socket,
+        503,
+        new CaChatError('shutting_down', 'the server is not accepting connections'),
+      );
+    if (ctx.registry.all.size + pendingUpgrades >= options.maxConnections) {
+      return refuse(
+        socket,
+        503,
+        new CaChatError('rate_limited', 'too many connections; try again later'),
+        { 'Retry-After': '5' },
+      );
+    }
+    const origin = req.headers.origin;
+    if (
+      options.allowedOrigins &&
+      origin !== undefined &&
+      !options.allowedOrigins.includes(origin)
+    ) {
+      return refuse(socket, 403, new CaChatError('forbidden', 'origin not allowed'));
+    }
+    const protocols = offeredProtocols(req);
+    // No header at all is accepted as v1 (curl, wscat); an offer without v1 is a client
+    // from another version and must not be half-understood.
+    if (protocols !== null && !protocols.includes(SUBPROTOCOL)) {
+      return refuse(
+        socket,
+        426,
+        new CaChatError(
+          'unsupported_protocol',
+          `unsupported subprotocol; this server speaks ${SUBPROTOCOL}`,
+        ),
+        { 'Sec-WebSocket-Protocol': SUBPROTOCOL },
+      );
+    }
+    let identity: ExternalIdentity | null = null;
+    if (options.authenticate) {
+      pendingUpgrades++;
+      try {
+        identity = await options.authenticate(req);
+      } catch (error) {
+        options.logger.error({ err: error }, 'authenticate hook failed');
+        return refuse(socket, 500, new CaChatError('internal', 'authentication failed'));
+      } finally {
+        pendingUpgrades--;
+      }
+      if (socket.destroyed) return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, identity));
+  }
+
+  function beat(): void {
+    for (const connection of ctx.registry.all) {
+      if (!connection.alive) {
+        // No pong since the last ping: the peer is gone (or its network is).
+        connection.closed = true;
+        connection.socket.terminate();
+        continue;
+      }
+      connection.alive = false;
+      try {
+        connection.socket.ping();
+      } catch {
+        // Closing sockets throw on ping; the close handler cleans up.
+      }
+    }
+    heartbeat = options.clock.setTimeout(beat, options.heartbeatIntervalMs);
+  }
+
+  return {
+    handleUpgrade(req, socket, head) {
+      const pathname = (req.url ?? '/').split('?')[0];
+      if (pathname !== options.path) return false;
+      socket.on('error', () => {});
+      upgrade(req, socket, head).catch((error) => {
+        options.logger.error({ err: error }, 'upgrade failed');
+        socket.destroy();
+      });
+      return true;
+    },
+    start() {
+      running = true;
+      heartbeat = options.clock.setTimeout(beat, options.heartbeatIntervalMs);
+    },
+    async stop() {
+      running = false;
+      if (heartbeat) options.clock.clearTimeout(heartbeat);
+      heartbeat = null;
+      const connections = [...ctx.registry.all];
+      await Promise.all(
+        connections.map(
+          (connection) =>
+            new Promise<void>((resolve) => {
+              if (connection.socket.readyState === connection.socket.CLOSED) return resolve();
+              connection.socket.once('close', () => resolve());
+              connection.close(CloseCode.goingAway, 'server shutting down');
+              // Bounded: a peer that never answers the close frame is cut off.
+              const timer = setTimeout(() => connection.socket.terminate(), 1000);
+              timer.unref();
+            }),
+        ),
+      );
+      wss.close();
+    },
+  };
+}
