@@ -77,7 +77,10 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   // Our own server: the transport answers its routes (client API, files, page, /healthz,
   // /metrics) through handleRequest; a Telegram webhook, when configured, is mounted too.
   let handleRoute: (req: IncomingMessage, res: ServerResponse) => boolean = () => false;
+  const inFlight = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
     if (!handleRoute(req, res)) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'not_found', message: 'not found' } }));
@@ -181,14 +184,23 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      logger.info({}, 'shutting down: no new connections; draining uploads and deliveries');
+      logger.info(
+        { inFlightRequests: inFlight.size },
+        'shutting down: no new connections; draining uploads and deliveries',
+      );
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      // Uploads and downloads under way finish first (bounded): they need storage open.
+      const drained = await waitFor(() => inFlight.size === 0, config.shutdownTimeoutMs);
+      if (!drained)
+        logger.warn(
+          { inFlightRequests: inFlight.size },
+          'shutdown: cutting off requests still running',
+        );
+      // Then the relay: closes WebSockets (1001), drains deliveries, flushes and snapshots storage.
       await relay.stop({ drainTimeoutMs: config.shutdownTimeoutMs });
-      await Promise.race([closed, new Promise((r) => setTimeout(r, config.shutdownTimeoutMs))]);
       server.closeAllConnections();
-      clearTimeout(deadline);
+      await closed;
       await admin.close();
       await removeAdminEndpoint(layout);
       await emulator?.close();
@@ -262,4 +274,14 @@ function createTelegramProbe(
     cached = { at: Date.now(), value };
     return value;
   };
+}
+
+/** Resolves true once `done()` holds (checked every 50 ms), false after `timeoutMs`. */
+async function waitFor(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
 }

@@ -256,6 +256,66 @@ describe('ca-chat serve, end to end (real processes, emulated Telegram)', () => 
     );
   }
 
+  it(
+    'SIGTERM lets an upload under way finish and be stored before the process exits',
+    { timeout: 90_000 },
+    async () => {
+      dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-e2e-'));
+      const bot = emu.createBot({ username: 'e2e_drain_bot' });
+      const server = await serve(bot.token);
+      const caUser = emu.createUser({ firstName: 'Meera' });
+      const ca = new EmulatedCA(emu, bot.token, caUser.id);
+      await ca.register('Meera Shah', '222333', ['en']);
+      const client = connectClient(server.url);
+      const welcome = await client.connect();
+      const chatId = await client.requestChat({ language: 'en' });
+      const offer = await ca.nextAfter((m) => hasButton(m, `acc:${chatId}`));
+      const matched = nextEvent(client, 'chat.matched');
+      await ca.press(offer, `acc:${chatId}`);
+      await matched;
+      client.close();
+
+      // A multipart upload written by hand, in two halves with SIGTERM in between.
+      const boundary = 'ca-chat-drain-boundary';
+      const bytes = randomBytes(2 * 1024 * 1024);
+      const head = Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="chatId"\r\n\r\n${chatId}\r\n` +
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="ledger.xlsx"\r\n` +
+          'Content-Type: application/octet-stream\r\n\r\n',
+      );
+      const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+      const { request } = await import('node:http');
+      const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${server.url}/chat`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${welcome.token}`,
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'content-length': head.length + bytes.length + tail.length,
+          },
+        });
+        req.on('response', (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.write(Buffer.concat([head, bytes.subarray(0, bytes.length / 2)]), () => {
+          server.child.kill('SIGTERM');
+          // Give the signal a moment to land before the rest of the body arrives.
+          setTimeout(() => req.end(Buffer.concat([bytes.subarray(bytes.length / 2), tail])), 300);
+        });
+      });
+      const result = await response;
+      expect(result.status, result.body).toBe(201);
+      expect(await server.exited).toBe(0);
+
+      const exported = await runCli(['export', chatId, '--data-dir', dataDir]);
+      expect(exported.stdout).toContain('ledger.xlsx');
+      expect(exported.stdout).toContain(sha256(bytes));
+    },
+  );
+
   it('refuses a second server on a locked data dir, and admin commands still work through the first', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-e2e-'));
     const bot = emu.createBot({ username: 'e2e_lock_bot' });
