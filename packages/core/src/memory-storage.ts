@@ -9,6 +9,7 @@ import type {
   Invite,
   Message,
   Offer,
+  Party,
 } from './domain.js';
 import type {
   AppendResult,
@@ -21,6 +22,18 @@ import type {
   OfferFilter,
   Storage,
 } from './storage.js';
+import {
+  copyCA,
+  copyChat,
+  copyClient,
+  copyDelivery,
+  copyFileRecord,
+  copyInvite,
+  copyJson,
+  copyMessage,
+  copyOffer,
+  withSeq,
+} from './memory-copies.js';
 
 /**
  * A Storage kept in process memory: fast, and gone when the process exits. For tests,
@@ -31,34 +44,25 @@ export function createMemoryStorage(): Storage {
   return new MemoryStorage();
 }
 
-/**
- * Stored values are plain JSON-like records (strings, numbers, null, arrays, objects): a
- * walk over them copies several times faster than `structuredClone`, which dominated
- * profiles of the relay on this store.
- */
-function copy<T>(value: T): T {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map(copy) as T;
-  const out: Record<string, unknown> = {};
-  for (const key in value) out[key] = copy((value as Record<string, unknown>)[key]);
-  return out as T;
-}
-
 class MemoryStorage implements Storage {
   private cas = new Map<string, CA>();
   private clients = new Map<string, Client>();
   private chats = new Map<string, Chat>();
   /** chatId → messages in seq order (index = seq - 1). */
   private messages = new Map<string, Message[]>();
-  /** `${chatId}\u0000${from}\u0000${key}` → seq */
-  private idempotency = new Map<string, number>();
+  /** Per sender: chatId → idempotency key → seq (no key strings built per message). */
+  private idempotency: Record<Party, Map<string, Map<string, number>>> = {
+    client: new Map(),
+    ca: new Map(),
+    system: new Map(),
+  };
   /** chatId → caId → offer */
   private offers = new Map<string, Map<string, Offer>>();
   private files = new Map<string, FileRecord>();
   private invites = new Map<string, Invite>();
   private kv = new Map<string, unknown>();
-  /** `${chatId}\u0000${seq}` of messages with pending delivery. */
-  private pending = new Set<string>();
+  /** chatId → seqs of its messages with pending delivery. */
+  private pending = new Map<string, Set<number>>();
   private closed = false;
 
   async init(): Promise<void> {
@@ -85,19 +89,19 @@ class MemoryStorage implements Storage {
         );
       }
     }
-    this.cas.set(ca.id, copy(ca));
+    this.cas.set(ca.id, copyCA(ca));
   }
 
   async getCA(id: string): Promise<CA | null> {
     this.check();
     const ca = this.cas.get(id);
-    return ca ? copy(ca) : null;
+    return ca ? copyCA(ca) : null;
   }
 
   async getCAByExternalId(channel: string, externalId: string): Promise<CA | null> {
     this.check();
     for (const ca of this.cas.values()) {
-      if (ca.channel === channel && ca.externalId === externalId) return copy(ca);
+      if (ca.channel === channel && ca.externalId === externalId) return copyCA(ca);
     }
     return null;
   }
@@ -106,9 +110,9 @@ class MemoryStorage implements Storage {
     this.check();
     const ca = this.cas.get(id);
     if (!ca) return null;
-    const next = { ...ca, ...copy(pickDefined(patch, CA_PATCH_KEYS)) };
+    const next = copyCA({ ...ca, ...pickDefined(patch, CA_PATCH_KEYS) });
     this.cas.set(id, next);
-    return copy(next);
+    return copyCA(next);
   }
 
   async listCAs(filter: CAFilter = {}): Promise<CA[]> {
@@ -119,7 +123,7 @@ class MemoryStorage implements Storage {
       if (filter.status && ca.status !== filter.status) continue;
       if (filter.channel && ca.channel !== filter.channel) continue;
       if (filter.language && !ca.languages.includes(filter.language)) continue;
-      out.push(copy(ca));
+      out.push(copyCA(ca));
     }
     return out.sort((a, b) => a.registeredAt - b.registeredAt || cmp(a.id, b.id));
   }
@@ -129,7 +133,7 @@ class MemoryStorage implements Storage {
     this.check();
     if (this.invites.has(invite.codeHash))
       throw new CaChatError('storage_error', 'invite already exists');
-    this.invites.set(invite.codeHash, copy(invite));
+    this.invites.set(invite.codeHash, copyInvite(invite));
   }
 
   async useInvite(codeHash: string, usedBy: string, now: number): Promise<boolean> {
@@ -147,22 +151,22 @@ class MemoryStorage implements Storage {
     this.check();
     if (this.clients.has(client.id))
       throw new CaChatError('storage_error', `client ${client.id} already exists`);
-    this.clients.set(client.id, copy(client));
+    this.clients.set(client.id, copyClient(client));
   }
 
   async getClient(id: string): Promise<Client | null> {
     this.check();
     const client = this.clients.get(id);
-    return client ? copy(client) : null;
+    return client ? copyClient(client) : null;
   }
 
   async updateClient(id: string, patch: ClientPatch): Promise<Client | null> {
     this.check();
     const client = this.clients.get(id);
     if (!client) return null;
-    const next = { ...client, ...copy(pickDefined(patch, CLIENT_PATCH_KEYS)) };
+    const next = copyClient({ ...client, ...pickDefined(patch, CLIENT_PATCH_KEYS) });
     this.clients.set(id, next);
-    return copy(next);
+    return copyClient(next);
   }
 
   // ---- chats
@@ -170,13 +174,13 @@ class MemoryStorage implements Storage {
     this.check();
     if (this.chats.has(chat.id))
       throw new CaChatError('storage_error', `chat ${chat.id} already exists`);
-    this.chats.set(chat.id, copy(chat));
+    this.chats.set(chat.id, copyChat(chat));
   }
 
   async getChat(id: string): Promise<Chat | null> {
     this.check();
     const chat = this.chats.get(id);
-    return chat ? copy(chat) : null;
+    return chat ? copyChat(chat) : null;
   }
 
   private filterChats(filter: ChatFilter): Chat[] {
@@ -200,7 +204,7 @@ class MemoryStorage implements Storage {
   async listChats(filter: ChatFilter = {}): Promise<Chat[]> {
     this.check();
     const chats = this.filterChats(filter);
-    return (filter.limit !== undefined ? chats.slice(0, filter.limit) : chats).map(copy);
+    return (filter.limit !== undefined ? chats.slice(0, filter.limit) : chats).map(copyChat);
   }
 
   async countChats(filter: ChatFilter = {}): Promise<number> {
@@ -212,17 +216,17 @@ class MemoryStorage implements Storage {
     this.check();
     const chat = this.chats.get(chatId);
     if (!chat) return { ok: false, reason: 'not_found', chat: null };
-    if (chat.state !== 'waiting') return { ok: false, reason: 'not_waiting', chat: copy(chat) };
+    if (chat.state !== 'waiting') return { ok: false, reason: 'not_waiting', chat: copyChat(chat) };
     const ca = this.cas.get(caId);
-    if (!ca) return { ok: false, reason: 'ca_not_found', chat: copy(chat) };
+    if (!ca) return { ok: false, reason: 'ca_not_found', chat: copyChat(chat) };
     let active = 0;
     for (const c of this.chats.values()) if (c.caId === caId && c.state === 'active') active++;
-    if (active >= ca.maxChats) return { ok: false, reason: 'at_capacity', chat: copy(chat) };
+    if (active >= ca.maxChats) return { ok: false, reason: 'at_capacity', chat: copyChat(chat) };
     chat.state = 'active';
     chat.caId = caId;
     chat.matchedAt = now;
     ca.lastAssignedAt = now;
-    return { ok: true, chat: copy(chat) };
+    return { ok: true, chat: copyChat(chat) };
   }
 
   async endChat(chatId: string, reason: EndReason, now: number): Promise<Chat | null> {
@@ -232,17 +236,14 @@ class MemoryStorage implements Storage {
     chat.state = 'ended';
     chat.endReason = reason;
     chat.endedAt = now;
-    return copy(chat);
+    return copyChat(chat);
   }
 
   async deleteChat(chatId: string): Promise<FileRef[]> {
     this.check();
     this.chats.delete(chatId);
-    for (const m of this.messages.get(chatId) ?? []) {
-      this.pending.delete(pendingKey(m.chatId, m.seq));
-      if (m.idempotencyKey !== null)
-        this.idempotency.delete(idemKey(chatId, m.from, m.idempotencyKey));
-    }
+    this.pending.delete(chatId);
+    for (const byChat of Object.values(this.idempotency)) byChat.delete(chatId);
     this.messages.delete(chatId);
     this.offers.delete(chatId);
     const removed: FileRef[] = [];
@@ -264,25 +265,27 @@ class MemoryStorage implements Storage {
   async appendMessage(input: NewMessage): Promise<AppendResult> {
     this.check();
     const list = this.messages.get(input.chatId) ?? [];
-    if (input.idempotencyKey !== null) {
-      const seq = this.idempotency.get(idemKey(input.chatId, input.from, input.idempotencyKey));
-      if (seq !== undefined) return { message: copy(list[seq - 1]!), duplicate: true };
+    const byChat = this.idempotency[input.from];
+    const keys = input.idempotencyKey === null ? undefined : byChat.get(input.chatId);
+    if (keys !== undefined) {
+      const seq = keys.get(input.idempotencyKey!);
+      if (seq !== undefined) return { message: copyMessage(list[seq - 1]!), duplicate: true };
     }
-    const message: Message = { ...copy(input), seq: list.length + 1 };
+    const message = withSeq(input, list.length + 1);
     list.push(message);
     this.messages.set(input.chatId, list);
     if (input.idempotencyKey !== null) {
-      this.idempotency.set(idemKey(input.chatId, input.from, input.idempotencyKey), message.seq);
+      if (keys !== undefined) keys.set(input.idempotencyKey, message.seq);
+      else byChat.set(input.chatId, new Map([[input.idempotencyKey, message.seq]]));
     }
-    if (message.delivery.state === 'pending')
-      this.pending.add(pendingKey(message.chatId, message.seq));
-    return { message: copy(message), duplicate: false };
+    if (message.delivery.state === 'pending') this.markPending(message.chatId, message.seq, true);
+    return { message: copyMessage(message), duplicate: false };
   }
 
   async getMessage(chatId: string, seq: number): Promise<Message | null> {
     this.check();
     const m = this.messages.get(chatId)?.[seq - 1];
-    return m ? copy(m) : null;
+    return m ? copyMessage(m) : null;
   }
 
   async listMessages(
@@ -293,7 +296,7 @@ class MemoryStorage implements Storage {
     const list = this.messages.get(chatId) ?? [];
     const start = Math.max(0, options.afterSeq ?? 0);
     const end = options.limit === undefined ? list.length : start + Math.max(0, options.limit);
-    return list.slice(start, end).map(copy);
+    return list.slice(start, end).map(copyMessage);
   }
 
   async lastSeq(chatId: string): Promise<number> {
@@ -305,21 +308,31 @@ class MemoryStorage implements Storage {
     this.check();
     const m = this.messages.get(chatId)?.[seq - 1];
     if (!m) throw new CaChatError('not_found', `message ${chatId}#${seq} does not exist`);
-    m.delivery = copy(delivery);
-    if (delivery.state === 'pending') this.pending.add(pendingKey(chatId, seq));
-    else this.pending.delete(pendingKey(chatId, seq));
+    m.delivery = copyDelivery(delivery);
+    this.markPending(chatId, seq, delivery.state === 'pending');
+  }
+
+  private markPending(chatId: string, seq: number, pending: boolean): void {
+    // A chat's set stays (empty) until the chat is deleted: most messages go pending →
+    // delivered one at a time, and re-creating the set each time cost more than keeping it.
+    const seqs = this.pending.get(chatId);
+    if (!pending) seqs?.delete(seq);
+    else if (seqs) seqs.add(seq);
+    else this.pending.set(chatId, new Set<number>().add(seq));
   }
 
   async listPendingDeliveries(options: { limit?: number } = {}): Promise<Message[]> {
     this.check();
     const out: Message[] = [];
-    for (const key of this.pending) {
-      const [chatId, seq] = key.split('\u0000') as [string, string];
-      const m = this.messages.get(chatId)?.[Number(seq) - 1];
-      if (m) out.push(m);
+    for (const [chatId, seqs] of this.pending) {
+      const list = this.messages.get(chatId);
+      for (const seq of seqs) {
+        const m = list?.[seq - 1];
+        if (m) out.push(m);
+      }
     }
     out.sort((a, b) => cmp(a.chatId, b.chatId) || a.seq - b.seq);
-    return (options.limit === undefined ? out : out.slice(0, options.limit)).map(copy);
+    return (options.limit === undefined ? out : out.slice(0, options.limit)).map(copyMessage);
   }
 
   // ---- offers
@@ -327,13 +340,13 @@ class MemoryStorage implements Storage {
     this.check();
     let byCa = this.offers.get(offer.chatId);
     if (!byCa) this.offers.set(offer.chatId, (byCa = new Map()));
-    byCa.set(offer.caId, copy(offer));
+    byCa.set(offer.caId, copyOffer(offer));
   }
 
   async getOffer(chatId: string, caId: string): Promise<Offer | null> {
     this.check();
     const offer = this.offers.get(chatId)?.get(caId);
-    return offer ? copy(offer) : null;
+    return offer ? copyOffer(offer) : null;
   }
 
   async listOffers(filter: OfferFilter = {}): Promise<Offer[]> {
@@ -346,7 +359,7 @@ class MemoryStorage implements Storage {
       for (const offer of byCa.values()) {
         if (filter.caId && offer.caId !== filter.caId) continue;
         if (filter.state && offer.state !== filter.state) continue;
-        out.push(copy(offer));
+        out.push(copyOffer(offer));
       }
     }
     return out.sort(
@@ -359,32 +372,32 @@ class MemoryStorage implements Storage {
     this.check();
     if (this.files.has(file.id))
       throw new CaChatError('storage_error', `file ${file.id} already exists`);
-    this.files.set(file.id, copy(file));
+    this.files.set(file.id, copyFileRecord(file));
   }
 
   async getFile(id: string): Promise<FileRecord | null> {
     this.check();
     const file = this.files.get(id);
-    return file ? copy(file) : null;
+    return file ? copyFileRecord(file) : null;
   }
 
   // ---- kv
   async kvGet<T = unknown>(namespace: string, key: string): Promise<T | null> {
     this.check();
     const value = this.kv.get(kvKey(namespace, key));
-    return value === undefined ? null : (copy(value) as T);
+    return value === undefined ? null : (copyJson(value) as T);
   }
 
   async kvSet(namespace: string, key: string, value: unknown): Promise<void> {
     this.check();
-    this.kv.set(kvKey(namespace, key), copy(value));
+    this.kv.set(kvKey(namespace, key), copyJson(value));
   }
 
   async kvSetIfAbsent(namespace: string, key: string, value: unknown): Promise<boolean> {
     this.check();
     const k = kvKey(namespace, key);
     if (this.kv.has(k)) return false;
-    this.kv.set(k, copy(value));
+    this.kv.set(k, copyJson(value));
     return true;
   }
 
@@ -416,7 +429,4 @@ function pickDefined<T extends object>(value: T, keys: readonly (keyof T)[]): Pa
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const idemKey = (chatId: string, from: string, key: string): string =>
-  `${chatId}\u0000${from}\u0000${key}`;
-const pendingKey = (chatId: string, seq: number): string => `${chatId}\u0000${seq}`;
 const kvKey = (namespace: string, key: string): string => `${namespace}\u0000${key}`;

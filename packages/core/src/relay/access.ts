@@ -10,8 +10,13 @@ export async function clientChat(
 ): Promise<Chat> {
   const chat = typeof chatId === 'string' ? await ctx.storage.getChat(chatId) : null;
   if (!chat) throw new CaChatError('unknown_chat', 'no such chat');
-  if (chat.clientId !== clientId) throw new CaChatError('not_your_chat', 'this is not your chat');
+  checkClientChat(chat, clientId);
   return chat;
+}
+
+/** Throws `not_your_chat` unless this is a chat of this client. */
+export function checkClientChat(chat: Chat, clientId: string): void {
+  if (chat.clientId !== clientId) throw new CaChatError('not_your_chat', 'this is not your chat');
 }
 
 /** A chat this client may write to: waiting or active (messages wait for the CA). */
@@ -60,6 +65,11 @@ export interface StoreInput {
   allowWaiting: boolean;
   /** Runs under the lock before the message is appended (e.g. storing a file record). */
   beforeAppend?: () => Promise<void>;
+  /**
+   * Checks the chat read under the lock (who may write to it) before anything else, so a
+   * caller needs no read of its own. Throws to refuse.
+   */
+  check?: (chat: Chat) => void;
 }
 
 /**
@@ -73,6 +83,7 @@ export async function storeMessage(
   const result = await ctx.locks.run(chatLock(input.chatId), async () => {
     const chat = await ctx.storage.getChat(input.chatId);
     if (!chat) throw new CaChatError('unknown_chat', 'no such chat');
+    input.check?.(chat);
     if (chat.state === 'ended') throw new CaChatError('chat_ended', 'this chat has ended');
     if (chat.state === 'waiting' && !input.allowWaiting)
       throw new CaChatError('chat_not_active', 'this chat has no CA yet');

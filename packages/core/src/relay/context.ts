@@ -106,20 +106,23 @@ export interface KeyedLock {
 }
 
 export function createKeyedLock(): KeyedLock {
-  const tails = new Map<string, Promise<void>>();
+  /** Held keys → whoever waits for each, in arrival order. An uncontended run allocates none. */
+  const waiters = new Map<string, (() => void)[]>();
+  const release = (key: string): void => {
+    const queue = waiters.get(key)!;
+    const next = queue.shift();
+    if (next) next();
+    else waiters.delete(key);
+  };
   return {
     async run(key, fn) {
-      const previous = tails.get(key) ?? Promise.resolve();
-      let release!: () => void;
-      const current = new Promise<void>((resolve) => (release = resolve));
-      const tail = previous.then(() => current);
-      tails.set(key, tail);
-      await previous;
+      const queue = waiters.get(key);
+      if (queue) await new Promise<void>((resolve) => queue.push(resolve));
+      else waiters.set(key, []);
       try {
         return await fn();
       } finally {
-        release();
-        if (tails.get(key) === tail) tails.delete(key);
+        release(key);
       }
     },
   };

@@ -3,6 +3,7 @@ import type { ClientChatSummary } from '../client-transport.js';
 import { CaChatError } from '../errors.js';
 import type { RelayApi } from '../relay-api.js';
 import {
+  checkClientChat,
   clientChat,
   requireCA,
   storeMessage,
@@ -38,7 +39,9 @@ export function createMessages(ctx: RelayContext): Messages {
         throw new CaChatError('invalid_input', 'expected a message');
       const text = validateText(input.text, ctx.config.maxTextLength);
       const key = optionalKey(input.clientMsgId, 'clientMsgId');
-      await writableClientChat(ctx, clientId, input.chatId);
+      if (typeof input.chatId !== 'string') throw new CaChatError('unknown_chat', 'no such chat');
+      // The chat is read once, under its lock: ownership is checked there (the same codes
+      // as `writableClientChat`; `chat_ended` is storeMessage's own check).
       const { message, duplicate } = await storeMessage(ctx, {
         chatId: input.chatId,
         from: 'client',
@@ -46,6 +49,7 @@ export function createMessages(ctx: RelayContext): Messages {
         file: null,
         idempotencyKey: key,
         allowWaiting: true,
+        check: (chat) => checkClientChat(chat, clientId),
       });
       return { message, duplicate };
     },

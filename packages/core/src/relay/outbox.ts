@@ -211,39 +211,46 @@ export function createOutbox(ctx: RelayContext): Outbox {
   const processChat = async (chatId: string): Promise<void> => {
     const after = settled.get(chatId) ?? 0;
     const messages = await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
-    const pending = messages.filter((m) => m.delivery.state === 'pending');
-    const upTo = pending.length > 0 ? pending[0]!.seq - 1 : (messages.at(-1)?.seq ?? after);
+    // One pass sorts the pending messages into their two lines (to the CA, to the client).
+    const toCA: Message[] = [];
+    const toClient: Message[] = [];
+    let firstPending = 0;
+    for (const m of messages) {
+      if (m.delivery.state !== 'pending') continue;
+      if (firstPending === 0) firstPending = m.seq;
+      (recipientOf(m) === 'ca' ? toCA : toClient).push(m);
+    }
+    const upTo = firstPending > 0 ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
     if (settled.size >= MAX_TRACKED_CHATS && !settled.has(chatId)) settled.clear();
     settled.set(chatId, upTo);
-    const progress = await Promise.all([
-      runLine(
-        chatId,
-        pending.filter((m) => recipientOf(m) === 'ca'),
-      ),
-      runLine(
-        chatId,
-        pending.filter((m) => recipientOf(m) === 'client'),
-      ),
-    ]);
+    // Usually only one line has anything: no promise for the empty one.
+    const progress =
+      toClient.length === 0
+        ? await runLine(chatId, toCA)
+        : toCA.length === 0
+          ? await runLine(chatId, toClient)
+          : (await Promise.all([runLine(chatId, toCA), runLine(chatId, toClient)])).reduce(
+              (a, b) => a + b,
+            );
     // A full batch: read on while that gets somewhere (the cursor moved or messages went out).
-    if (messages.length === CHAT_BATCH && (upTo > after || progress[0]! + progress[1]! > 0)) {
+    if (messages.length === CHAT_BATCH && (upTo > after || progress > 0)) {
       dirty.add(chatId);
     }
   };
 
   const startWorker = (chatId: string): void => {
+    // One async function (not a chain of `.catch`/`.finally`): it runs for every message.
     const worker = (async () => {
-      do {
-        dirty.delete(chatId);
-        await processChat(chatId);
-      } while (dirty.has(chatId) && enabled);
-    })()
-      .catch((error) => {
+      try {
+        do {
+          dirty.delete(chatId);
+          await processChat(chatId);
+        } while (dirty.has(chatId) && enabled);
+      } catch (error) {
         ctx.reportError(error, { op: 'outbox', chatId });
         // A storage failure: try this chat again later rather than spin.
         scheduleRetry(chatId, retry.initialDelayMs);
-      })
-      .finally(() => {
+      } finally {
         workers.delete(chatId);
         if (dirty.has(chatId)) wake(chatId);
         const next = waiting.values().next();
@@ -251,7 +258,8 @@ export function createOutbox(ctx: RelayContext): Outbox {
           waiting.delete(next.value);
           if (enabled) startWorker(next.value);
         }
-      });
+      }
+    })();
     workers.set(chatId, worker);
   };
 
