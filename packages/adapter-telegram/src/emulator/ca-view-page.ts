@@ -34,6 +34,8 @@ export const CA_VIEW_HTML = String.raw`<!doctype html>
   .keyboard button { flex:1; }
   img.photo { max-width:100%; max-height:20rem; display:block; margin:.3rem 0; border-radius:4px; }
   .small { font-size:.75rem; padding:.1rem .4rem; }
+  .msg > .small { display:block; margin-top:.35rem; }
+  .msg > a.file { display:inline-block; }
   footer { background:var(--panel); border-top:1px solid #c9d0da; padding:.6rem 1rem; }
   form#composer { max-width:48rem; margin:0 auto; display:flex; flex-wrap:wrap; gap:.5rem; align-items:end; }
   form#composer label.grow { flex:1 1 16rem; }
@@ -117,7 +119,7 @@ export const CA_VIEW_HTML = String.raw`<!doctype html>
       li.appendChild(img);
     }
     if (m.document) {
-      var link = el('a', '', 'Download ' + (m.document.file_name || 'file') + ' (' + Math.ceil((m.document.file_size || 0) / 1024) + ' KB)');
+      var link = el('a', 'file', 'Download ' + (m.document.file_name || 'file') + ' (' + humanSize(m.document.file_size || 0) + ')');
       link.href = fileUrl(m.document.file_id);
       link.setAttribute('download', m.document.file_name || 'file');
       li.appendChild(link);
@@ -152,6 +154,12 @@ export const CA_VIEW_HTML = String.raw`<!doctype html>
     reply.addEventListener('click', function () { setReply(m.message_id); });
     li.appendChild(reply);
     return li;
+  }
+
+  function humanSize(bytes) {
+    if (bytes < 1024) return bytes + ' B';
+    if (bytes < 1024 * 1024) return (bytes / 1024).toFixed(bytes < 10240 ? 1 : 0) + ' KB';
+    return (bytes / (1024 * 1024)).toFixed(1) + ' MB';
   }
 
   function render() {
