@@ -1,17 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TgMessage } from './emulator/index.js';
-import { createHarness, hasButton, matches, type Harness } from './test-harness.js';
+import { harnessPerTest, hasButton, matches, type Harness } from './test-harness.js';
 
-let harnesses: Harness[] = [];
-const harness = async (...args: Parameters<typeof createHarness>): Promise<Harness> => {
-  const h = await createHarness(...args);
-  harnesses.push(h);
-  return h;
-};
-afterEach(async () => {
-  for (const h of harnesses.reverse()) await h.close();
-  harnesses = [];
-});
+const harness = harnessPerTest();
 
 async function matched(h: Harness) {
   const ca = h.user('Asha');

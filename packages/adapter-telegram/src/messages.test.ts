@@ -1,20 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { TgMessage } from './emulator/index.js';
 import { MB } from './options.js';
-import { createHarness, hasButton, matches, textOf, type Harness } from './test-harness.js';
+import { harnessPerTest, hasButton, matches, textOf, type Harness } from './test-harness.js';
 
-let harnesses: Harness[] = [];
-const harness = async (...args: Parameters<typeof createHarness>): Promise<Harness> => {
-  const h = await createHarness(...args);
-  harnesses.push(h);
-  return h;
-};
-afterEach(async () => {
-  for (const h of harnesses.reverse()) await h.close();
-  harnesses = [];
-});
+const harness = harnessPerTest();
 
 /** One random buffer; smaller files are prefixes of it (generating 51 MB once is enough). */
 let big: Buffer;

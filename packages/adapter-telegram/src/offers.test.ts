@@ -1,17 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, hasButton, matches, textOf, type Harness } from './test-harness.js';
+import { describe, expect, it } from 'vitest';
+import { harnessPerTest, hasButton, matches, textOf } from './test-harness.js';
 
-let harnesses: Harness[] = [];
-const harness = async (...args: Parameters<typeof createHarness>): Promise<Harness> => {
-  const h = await createHarness(...args);
-  harnesses.push(h);
-  return h;
-};
-
-afterEach(async () => {
-  for (const h of harnesses.reverse()) await h.close();
-  harnesses = [];
-});
+const harness = harnessPerTest();
 
 const offerFor =
   (chatId: string) => (m: { reply_markup?: unknown } & Parameters<typeof hasButton>[0]) =>

@@ -1,17 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, hasButton, matches, textOf, type Harness } from './test-harness.js';
+import { describe, expect, it } from 'vitest';
+import { harnessPerTest, hasButton, matches, textOf } from './test-harness.js';
 
-let harnesses: Harness[] = [];
-const harness = async (...args: Parameters<typeof createHarness>): Promise<Harness> => {
-  const h = await createHarness(...args);
-  harnesses.push(h);
-  return h;
-};
-
-afterEach(async () => {
-  for (const h of harnesses.reverse()) await h.close();
-  harnesses = [];
-});
+const harness = harnessPerTest();
 
 describe('registration', () => {
   it('open mode: /start → name → membership no. → languages → topics → confirm registers an approved CA', async () => {
@@ -109,14 +99,14 @@ describe('registration', () => {
     await h.say(u, '/start', matches(/full name/));
     await h.say(u, 'Kiran Shah', matches(/membership number/));
     const h2 = await h.restart();
-    harnesses.push(h2);
+    harness.track(h2);
     const form = await h2.say(u, '111111', (m) => hasButton(m, 'f:done'));
     await h2.press(u, form, 'f:l:ta');
     await h2.press(u, form, 'f:done');
     const topics = await h2.waitBot(u, (m) => hasButton(m, 'f:skip'), form.message_id);
     // Restart again with a form on screen: its buttons still work.
     const h3 = await h2.restart();
-    harnesses.push(h3);
+    harness.track(h3);
     await h3.press(u, topics, 'f:t:0');
     await h3.press(u, topics, 'f:done');
     const confirm = await h3.waitBot(u, (m) => hasButton(m, 'f:ok'), topics.message_id);

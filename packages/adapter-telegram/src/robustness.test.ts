@@ -1,19 +1,10 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TgMessage } from './emulator/index.js';
-import { createHarness, hasButton, matches, textOf, type Harness } from './test-harness.js';
+import { harnessPerTest, hasButton, matches, textOf, type Harness } from './test-harness.js';
 import { createTelegramChannel } from './telegram-channel.js';
 
-let harnesses: Harness[] = [];
-const harness = async (...args: Parameters<typeof createHarness>): Promise<Harness> => {
-  const h = await createHarness(...args);
-  harnesses.push(h);
-  return h;
-};
-afterEach(async () => {
-  for (const h of harnesses.reverse()) await h.close();
-  harnesses = [];
-});
+const harness = harnessPerTest();
 
 const SECRET = 'test_secret-123';
 

@@ -5,6 +5,7 @@
  * are scaled up (20 messages/s per chat) so the suite stays fast.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { afterEach } from 'vitest';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -267,4 +268,30 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
   };
   return harness;
+}
+
+/**
+ * A `createHarness` for one test file: every harness it made, or was handed with `track`
+ * (a restarted one), is closed after each test.
+ */
+export function harnessPerTest(): ((
+  ...args: Parameters<typeof createHarness>
+) => Promise<Harness>) & {
+  track(h: Harness): Harness;
+} {
+  let open: Harness[] = [];
+  afterEach(async () => {
+    for (const h of open.reverse()) await h.close();
+    open = [];
+  });
+  const track = (h: Harness): Harness => {
+    open.push(h);
+    return h;
+  };
+  return Object.assign(
+    async (...args: Parameters<typeof createHarness>) => track(await createHarness(...args)),
+    {
+      track,
+    },
+  );
 }

@@ -9,11 +9,7 @@ afterEach(async () => {
 
 async function activeChat(options: Parameters<typeof createHarness>[0] = {}) {
   h = await createHarness(options);
-  const ca = await h.addCA();
-  const client = await h.addClient();
-  const { chat } = await h.relay.requestChat(client.id, { language: 'en' });
-  await h.relay.acceptOffer(ca.id, chat.id);
-  return { ca, client, chat };
+  return h.activeChat();
 }
 
 describe('chat lifecycle', () => {

@@ -16,11 +16,7 @@ async function activeChat(options: Parameters<typeof createHarness>[0] = {}) {
     ...options,
   });
   harnesses.push(h);
-  const ca = await h.addCA();
-  const client = await h.addClient();
-  const { chat } = await h.relay.requestChat(client.id, { language: 'en' });
-  await h.relay.acceptOffer(ca.id, chat.id);
-  return { h, ca, client, chat };
+  return { h, ...(await h.activeChat()) };
 }
 
 describe('outbox', () => {

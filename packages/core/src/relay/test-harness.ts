@@ -6,7 +6,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CA, Client } from '../domain.js';
+import type { CA, Chat, Client } from '../domain.js';
 import { createFsBlobStore } from '../fs-blob-store.js';
 import type { Logger } from '../logger.js';
 import { createMemoryStorage } from '../memory-storage.js';
@@ -32,6 +32,8 @@ export interface Harness {
   logged: { level: string; obj: object; msg?: string }[];
   addCA(profile?: Partial<CARegistration>): Promise<CA>;
   addClient(): Promise<Client>;
+  /** A CA and a client in an active chat (the CA accepted). */
+  activeChat(language?: string): Promise<{ ca: CA; client: Client; chat: Chat }>;
   blobFiles(): Promise<string[]>;
   /** A second relay on the same storage, blobs and clock (for restart tests). */
   restart(options?: Omit<HarnessOptions, 'storage' | 'blobDir' | 'clock'>): Promise<Harness>;
@@ -94,6 +96,13 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     async addClient() {
       return (await relay.createClient()).client;
+    },
+    async activeChat(language = 'en') {
+      const ca = await harness.addCA();
+      const client = await harness.addClient();
+      const { chat } = await relay.requestChat(client.id, { language });
+      await relay.acceptOffer(ca.id, chat.id);
+      return { ca, client, chat };
     },
     async blobFiles() {
       return (await readdir(blobDir).catch(() => [])).filter((f) => !f.startsWith('.'));
