@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { watch } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,24 @@ async function serve(token: string, port = 0, registration = 'open'): Promise<Se
   ]);
   running.push(p);
   return p;
+}
+
+/** Resolves when a temp file of an upload shows up in the blob folder. */
+function uploadStarted(dir: string, timeoutMs = 15_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const watcher = watch(dir);
+    const done = (error?: Error): void => {
+      clearTimeout(timer);
+      watcher.close();
+      if (error) reject(error);
+      else resolve();
+    };
+    const timer = setTimeout(() => done(new Error('no upload reached the blob folder')), timeoutMs);
+    watcher.on('change', (_event, name) => {
+      if (String(name).startsWith('.tmp-')) done();
+    });
+    watcher.on('error', done);
+  });
 }
 
 describe('ca-chat serve, end to end (real processes, emulated Telegram)', () => {
@@ -300,11 +319,14 @@ describe('ca-chat serve, end to end (real processes, emulated Telegram)', () => 
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         });
         req.on('error', reject);
-        req.write(Buffer.concat([head, bytes.subarray(0, bytes.length / 2)]), () => {
+        // SIGTERM once the server is streaming the file into its blob store (a `.tmp-` file
+        // appears): the upload is then under way on the server's side, not only on ours.
+        void uploadStarted(join(dataDir, 'files')).then(() => {
           server.child.kill('SIGTERM');
           // Give the signal a moment to land before the rest of the body arrives.
           setTimeout(() => req.end(Buffer.concat([bytes.subarray(bytes.length / 2), tail])), 300);
-        });
+        }, reject);
+        req.write(Buffer.concat([head, bytes.subarray(0, bytes.length / 2)]));
       });
       const result = await response;
       expect(result.status, result.body).toBe(201);
