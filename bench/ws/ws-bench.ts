@@ -62,6 +62,15 @@ async function rss(server: Server): Promise<Memory> {
   return reply;
 }
 
+/** CPU time (user + system, µs) the server process has used so far. */
+async function serverCpu(server: Server): Promise<number> {
+  const reply = new Promise<number>((resolve) =>
+    server.child.once('message', (m: { micros: number }) => resolve(m.micros)),
+  );
+  server.child.send({ type: 'cpu' });
+  return reply;
+}
+
 /** One bench client: a socket, its chat, and the send times of its in-flight messages. */
 interface Client {
   socket: WebSocket;
@@ -132,6 +141,8 @@ interface LoadResult {
   p99Ms: number;
   /** Open loop only: share of the scheduled sends skipped because MAX_IN_FLIGHT were unanswered. */
   skipped?: number;
+  /** Server CPU time (user + system) per message, µs: steadier than rates on a busy machine. */
+  serverCpuUs?: number;
 }
 
 /** An open-loop run stops adding load past this many unanswered messages (the server can't keep up). */
@@ -140,7 +151,7 @@ const MAX_IN_FLIGHT = 5000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Closed loop: every client keeps WINDOW messages in flight. */
-async function peak(clients: Client[]): Promise<LoadResult> {
+async function peak(clients: Client[], server: Server): Promise<LoadResult> {
   let measuring = false;
   const latencies: number[] = [];
   for (const client of clients) {
@@ -151,18 +162,22 @@ async function peak(clients: Client[]): Promise<LoadResult> {
     for (let i = 0; i < WINDOW; i++) sendMessage(client);
   }
   await sleep(WARMUP_MS);
+  const cpuBefore = await serverCpu(server);
   measuring = true;
   const started = process.hrtime.bigint();
   await sleep(MEASURE_MS);
   measuring = false;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuUs = (await serverCpu(server)) - cpuBefore;
+  const answered = latencies.length;
   for (const client of clients) client.onAck = () => {};
   await drain(clients);
   latencies.sort((a, b) => a - b);
   return {
-    messagesPerSecond: latencies.length / seconds,
+    messagesPerSecond: answered / seconds,
     p50Ms: percentile(latencies, 50) / 1e6,
     p99Ms: percentile(latencies, 99) / 1e6,
+    serverCpuUs: cpuUs / answered,
   };
 }
 
@@ -220,7 +235,7 @@ async function loadPhase(
   const clients = await Promise.all(
     Array.from({ length: CONNECTIONS }, () => connect(server.url, true)),
   );
-  const peakResult = withPeak ? await peak(clients) : null;
+  const peakResult = withPeak ? await peak(clients, server) : null;
   const steadyResults: LoadResult[] = [];
   for (const rate of rates(peakResult)) steadyResults.push(await steady(clients, rate));
   for (const client of clients) client.socket.terminate();
@@ -262,7 +277,7 @@ async function idlePhase(
 }
 
 const fmt = (r: LoadResult): string =>
-  `${Math.round(r.messagesPerSecond).toLocaleString('en-US')} msg/s${(r.skipped ?? 0) >= 0.005 ? ` (${(r.skipped! * 100).toFixed(0)}% held back)` : ''}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`;
+  `${Math.round(r.messagesPerSecond).toLocaleString('en-US')} msg/s${(r.skipped ?? 0) >= 0.005 ? ` (${(r.skipped! * 100).toFixed(0)}% held back)` : ''}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.serverCpuUs === undefined ? '' : `, server CPU ${r.serverCpuUs.toFixed(1)} µs/msg`}`;
 
 const only = process.env.BENCH_ONLY;
 if (process.env.BENCH_IDLE_ONLY) {

@@ -231,6 +231,9 @@ process.on('message', (message: { type: string }) => {
       heapUsed: usage.heapUsed,
       external: usage.external + usage.arrayBuffers,
     });
+  } else if (message.type === 'cpu') {
+    const usage = process.cpuUsage();
+    send({ type: 'cpu', micros: usage.user + usage.system });
   } else if (message.type === 'stop') process.exit(0);
 });
 send({ type: 'ready', port });

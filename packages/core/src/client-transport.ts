@@ -11,11 +11,14 @@ export interface ClientTransport {
   start(relay: RelayApi): Promise<void>;
   stop(): Promise<void>;
   /**
-   * Hands an event to every live connection of the client. Resolves true when at least one
+   * Hands an event to every live connection of the client. True when at least one
    * connection took it, false when the client has none (the relay then keeps the message
    * pending and delivers it when the client comes back, or the client resumes).
+   *
+   * A transport that knows at once may answer with a plain boolean: this runs for every
+   * message, and the relay then skips the timeout and promises it wraps around a promise.
    */
-  deliver(clientId: string, event: ClientEvent): Promise<boolean>;
+  deliver(clientId: string, event: ClientEvent): boolean | Promise<boolean>;
 }
 
 /** The public face of a CA, as a client sees it. */

@@ -45,6 +45,8 @@ export function createMemoryStorage(): Storage {
 }
 
 class MemoryStorage implements Storage {
+  /** Every method is async and throws only CaChatErrors (see `Storage.typedErrors`). */
+  readonly typedErrors = true;
   private cas = new Map<string, CA>();
   private clients = new Map<string, Client>();
   private chats = new Map<string, Chat>();

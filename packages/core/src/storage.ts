@@ -27,6 +27,12 @@ import type {
  * `@ca-chat/core/testing` exports `runStorageConformance`, which every Storage must pass.
  */
 export interface Storage {
+  /**
+   * Set when every method only ever rejects with a `CaChatError` and never throws
+   * synchronously. The relay then calls the store directly; otherwise it wraps each call to
+   * turn other failures into `storage_error`, which costs a promise per call.
+   */
+  readonly typedErrors?: boolean;
   /** Opens / migrates. Called once by the relay before anything else. */
   init(): Promise<void>;
   /** Flushes everything and releases resources. Further calls fail with `storage_error`. */

@@ -140,7 +140,8 @@ export function createWsTransport(options: WsTransportOptions = {}): WsTransport
       server = null;
     },
 
-    async deliver(clientId: string, event: ClientEvent) {
+    // Synchronous: the frame is queued on the sockets (or not) right here.
+    deliver(clientId: string, event: ClientEvent): boolean {
       return ctx.broadcast(clientId, toFrame(event));
     },
 

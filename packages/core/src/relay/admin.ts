@@ -35,6 +35,7 @@ export function createAdmin(ctx: RelayContext): Admin {
     const ca = await requireCA(ctx, caId);
     if (ca.approval === approval) return ca;
     const updated = await storage.updateCA(ca.id, { approval });
+    ctx.modules.outbox.touched();
     if (!updated) throw new CaChatError('ca_not_registered', 'this CA is not registered');
     ctx.emit('ca.approval', updated, approval);
     if (approval !== 'approved') {

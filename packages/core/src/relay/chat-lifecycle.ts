@@ -37,6 +37,8 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
       if (options.onlyIfWaiting && before.state !== 'waiting') return null;
       const ended = await storage.endChat(chatId, reason, clock.now());
       if (!ended) return null;
+      // Cached copies of this chat in the outbox are out of date (and its deliveries may change).
+      ctx.modules.outbox.touched();
       ctx.timers.clear(matchTimerKey(chatId));
       ctx.timers.clear(graceTimerKey(chatId));
       graceChats.get(ended.clientId)?.delete(chatId);

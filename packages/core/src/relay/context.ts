@@ -103,22 +103,39 @@ export function createTimers(clock: Clock, tasks: Tasks): Timers {
 /** Runs async work one at a time per key (a chat, a client). Never nest two keys' locks. */
 export interface KeyedLock {
   run<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Takes the lock by hand, for hot paths: nothing (no promise, no turn) when it was free,
+   * else a promise that resolves once it is yours. Always pair with `release` in `finally`.
+   */
+  acquire(key: string): Promise<void> | undefined;
+  release(key: string): void;
 }
 
 export function createKeyedLock(): KeyedLock {
-  /** Held keys → whoever waits for each, in arrival order. An uncontended run allocates none. */
-  const waiters = new Map<string, (() => void)[]>();
+  /** Held keys → whoever waits for each, in arrival order (null: held, nobody waiting). */
+  const waiters = new Map<string, (() => void)[] | null>();
+  const acquire = (key: string): Promise<void> | undefined => {
+    const queue = waiters.get(key);
+    if (queue === undefined) {
+      waiters.set(key, null);
+      return undefined;
+    }
+    const line = queue ?? [];
+    if (queue === null) waiters.set(key, line);
+    return new Promise<void>((resolve) => line.push(resolve));
+  };
   const release = (key: string): void => {
-    const queue = waiters.get(key)!;
-    const next = queue.shift();
+    // Handed straight to the next in line, who then holds it.
+    const next = waiters.get(key)?.shift();
     if (next) next();
     else waiters.delete(key);
   };
   return {
+    acquire,
+    release,
     async run(key, fn) {
-      const queue = waiters.get(key);
-      if (queue) await new Promise<void>((resolve) => queue.push(resolve));
-      else waiters.set(key, []);
+      const wait = acquire(key);
+      if (wait) await wait;
       try {
         return await fn();
       } finally {

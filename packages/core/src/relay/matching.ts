@@ -205,6 +205,8 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
         }
         const chat2 = claim.chat;
         matchingNow.add(chatId);
+        // The outbox may hold this chat as it was (no CA) or its history as pending.
+        ctx.modules.outbox.touched();
         try {
           ctx.timers.clear(matchTimerKey(chatId));
           await ctx.modules.offers.close(chat2, offer, 'accepted', 'accepted');
@@ -239,6 +241,8 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
           }
           return { chat: chat2, won: { ca: winner, delivered } };
         } finally {
+          // Again: a worker that read the history as pending meanwhile must not send it twice.
+          ctx.modules.outbox.touched();
           matchingNow.delete(chatId);
         }
       });

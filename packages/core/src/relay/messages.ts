@@ -34,7 +34,9 @@ export function createMessages(ctx: RelayContext): Messages {
   const { storage } = ctx;
 
   return {
-    async sendClientMessage(clientId, input) {
+    // Not async: this runs for every client message, and the relay's operation wrapper
+    // already turns a synchronous throw into a rejection.
+    sendClientMessage(clientId, input) {
       if (typeof input !== 'object' || input === null)
         throw new CaChatError('invalid_input', 'expected a message');
       const text = validateText(input.text, ctx.config.maxTextLength);
@@ -42,7 +44,7 @@ export function createMessages(ctx: RelayContext): Messages {
       if (typeof input.chatId !== 'string') throw new CaChatError('unknown_chat', 'no such chat');
       // The chat is read once, under its lock: ownership is checked there (the same codes
       // as `writableClientChat`; `chat_ended` is storeMessage's own check).
-      const { message, duplicate } = await storeMessage(ctx, {
+      return storeMessage(ctx, {
         chatId: input.chatId,
         from: 'client',
         text,
@@ -51,7 +53,6 @@ export function createMessages(ctx: RelayContext): Messages {
         allowWaiting: true,
         check: (chat) => checkClientChat(chat, clientId),
       });
-      return { message, duplicate };
     },
 
     async sendCAMessage(caId, input) {

@@ -248,4 +248,34 @@ describe('outbox', () => {
       { type: 'chat.matched', chatId: chat.id, ca: { name: ca.name, languages: ['en'] } },
     ]);
   });
+
+  it('a CA updated between two deliveries is read again for the next one', async () => {
+    const { h, ca, client, chat } = await activeChat();
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'one' });
+    await h.relay.flushOutbox();
+    await h.relay.updateCAProfile(ca.id, { name: 'Renamed CA' });
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'two' });
+    await h.relay.flushOutbox();
+    const calls = h.channel.callsOf('deliverMessage');
+    expect(calls.map((c) => [c.message.text, c.ca.name])).toEqual([
+      ['one', ca.name],
+      ['two', 'Renamed CA'],
+    ]);
+  });
+
+  it('messages sent back to back while deliveries are in flight each arrive once, in order', async () => {
+    const { h, client, chat } = await activeChat();
+    const texts = Array.from({ length: 40 }, (_, i) => `m${i + 1}`);
+    await Promise.all(
+      texts.map((text) =>
+        h.relay.sendClientMessage(client.id, { chatId: chat.id, text, clientMsgId: text }),
+      ),
+    );
+    await h.relay.flushOutbox();
+    expect(h.channel.deliveredMessages().map((m) => m.text)).toEqual(texts);
+    expect(h.transport.eventsFor(client.id, 'message.status').map((e) => [e.seq, e.state])).toEqual(
+      texts.map((_, i) => [i + 1, 'delivered']),
+    );
+    expect(await h.storage.listPendingDeliveries()).toEqual([]);
+  });
 });

@@ -1,4 +1,4 @@
-import type { Chat, Delivery, Message } from '../domain.js';
+import type { CA, Chat, Delivery, Message } from '../domain.js';
 import { CaChatError } from '../errors.js';
 import type { RelayContext } from './context.js';
 import { FILE_CALL_TIMEOUT_MS } from './config.js';
@@ -12,6 +12,17 @@ import { callChannel, channelOf, deliverToClient, tellCA, tellClient } from './p
 export interface Outbox {
   /** Something may be deliverable in this chat (or, without a chat, anywhere): deliver soon. */
   kick(chatId?: string): void;
+  /**
+   * A message was just stored (call under the chat's lock, so calls come in seq order; then
+   * `kick`). Saves the worker reading it back when nothing is pending before it.
+   */
+  stored(message: Message): void;
+  /**
+   * Something the outbox may have read changed outside it: a chat was claimed or ended, a CA
+   * was updated, deliveries were settled elsewhere (matching handed a CA the history). What
+   * it read before is read again.
+   */
+  touched(): void;
   /** Runs a pass now and waits until every due delivery was attempted once. */
   flush(): Promise<void>;
   /** Starts delivering (and resumes what storage has pending). */
@@ -48,6 +59,13 @@ export function createOutbox(ctx: RelayContext): Outbox {
   const waiting = new Set<string>();
   /** Per chat, the seq up to which nothing is pending (so a wake reads only the tail). */
   const settled = new Map<string, number>();
+  /** Bumped by `touched()`; see `runLine`. */
+  let generation = 0;
+  /**
+   * Per chat, messages handed over by `stored` since its worker last looked, in seq order;
+   * `broken` once they stop being a gapless run.
+   */
+  const fresh = new Map<string, { messages: Message[]; generation: number; broken: boolean }>();
 
   const backoffMs = (attempts: number): number => {
     const base = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.max(0, attempts - 1));
@@ -75,12 +93,13 @@ export function createOutbox(ctx: RelayContext): Outbox {
     const message = { ...m, delivery };
     ctx.emit('message.delivered', message, chat);
     if (recipientOf(m) === 'ca') {
-      await tellClient(ctx, chat.clientId, {
+      const told = tellClient(ctx, chat.clientId, {
         type: 'message.status',
         chatId: chat.id,
         seq: m.seq,
         state: 'delivered',
       });
+      if (told) await told;
     }
     return 'delivered';
   };
@@ -135,38 +154,75 @@ export function createOutbox(ctx: RelayContext): Outbox {
     return 'failed';
   };
 
-  const attempt = async (m: Message): Promise<Outcome> => {
-    const chat = await storage.getChat(m.chatId);
-    if (!chat) return 'blocked';
-    if (recipientOf(m) === 'ca') {
-      // No CA yet (they get the history when matched), or being handed the chat right now.
-      if (chat.caId === null || ctx.modules.matching.isMatching(chat.id)) return 'blocked';
-      const ca = await storage.getCA(chat.caId);
+  /**
+   * Who a line of messages goes to. A chat's CA never changes once claimed, so the chat and
+   * its CA are read once and kept (per chat, up to MAX_TRACKED_CHATS); whatever could change
+   * them (a claim, an end, a CA update) calls `touched()`, which bumps `generation` and so
+   * makes every kept copy stale.
+   */
+  type Target =
+    | { kind: 'blocked' }
+    | { kind: 'client'; chat: Chat }
+    | { kind: 'ca'; chat: Chat; ca: CA | null };
+  const BLOCKED: Target = { kind: 'blocked' };
+  const known = new Map<string, { at: number; chat: Chat; ca: CA | null }>();
+
+  const targetOf = (m: Message, chat: Chat, ca: CA | null): Target => {
+    if (recipientOf(m) === 'client') return { kind: 'client', chat };
+    // No CA yet (they get the history when matched), or being handed the chat right now.
+    if (chat.caId === null || ctx.modules.matching.isMatching(chat.id)) return BLOCKED;
+    // No channel serves this CA in this process (an admin tool opened the store, or the
+    // channel was left out of this deployment): keep it pending for a relay that has one.
+    if (ca && !channelOf(ctx, ca)) return BLOCKED;
+    return { kind: 'ca', chat, ca };
+  };
+
+  /** Synchronous when the chat is known and nothing changed since it was read. */
+  const readTarget = (m: Message): Target | Promise<Target> => {
+    const entry = known.get(m.chatId);
+    if (entry !== undefined && entry.at === generation) return targetOf(m, entry.chat, entry.ca);
+    return (async () => {
+      const at = generation;
+      const chat = await storage.getChat(m.chatId);
+      if (!chat) return BLOCKED;
+      const ca = chat.caId === null ? null : await storage.getCA(chat.caId);
+      if (known.size >= MAX_TRACKED_CHATS) known.clear();
+      known.set(m.chatId, { at, chat, ca });
+      return targetOf(m, chat, ca);
+    })();
+  };
+
+  const attempt = async (m: Message, target: Target): Promise<Outcome> => {
+    if (target.kind === 'blocked') return 'blocked';
+    const { chat } = target;
+    if (target.kind === 'ca') {
+      if (ctx.modules.matching.isMatching(chat.id)) return 'blocked';
+      const { ca } = target;
       if (!ca)
-        return failed(
+        return await failed(
           m,
           chat,
           new CaChatError('ca_not_registered', 'the CA of this chat no longer exists'),
         );
-      // No channel serves this CA in this process (an admin tool opened the store, or the
-      // channel was left out of this deployment): keep it pending for a relay that has one.
-      if (!channelOf(ctx, ca)) return 'blocked';
+      let receipt: { peerMessageId?: unknown } | null | undefined;
       try {
-        const receipt = await callChannel(
+        receipt = await callChannel(
           ctx,
           ca,
           'deliverMessage',
           (ch) => ch.deliverMessage(ca, chat, m),
           m.file ? FILE_CALL_TIMEOUT_MS : undefined,
         );
-        return delivered(
-          m,
-          chat,
-          typeof receipt?.peerMessageId === 'string' ? receipt.peerMessageId : null,
-        );
       } catch (error) {
-        return failed(m, chat, error);
+        return await failed(m, chat, error);
       }
+      // `return await`: returning an async function's promise from an async function costs
+      // two more turns than awaiting it, and this runs for every message.
+      return await delivered(
+        m,
+        chat,
+        typeof receipt?.peerMessageId === 'string' ? receipt.peerMessageId : null,
+      );
     }
     const event = {
       type: 'message' as const,
@@ -179,29 +235,50 @@ export function createOutbox(ctx: RelayContext): Outbox {
     };
     try {
       // Offline everywhere: stays pending, attempts untouched, until the client comes back.
-      if (!(await deliverToClient(ctx, chat.clientId, event))) return 'blocked';
+      const took = deliverToClient(ctx, chat.clientId, event);
+      if (!(typeof took === 'boolean' ? took : await took)) return 'blocked';
     } catch (error) {
-      return failed(m, chat, error);
+      return await failed(m, chat, error);
     }
-    return delivered(m, chat, null);
+    return await delivered(m, chat, null);
   };
 
   /**
    * Delivers one direction of a chat in seq order until a message can't go yet; returns how
-   * many it settled (delivered or failed).
+   * many are settled (delivered or failed, by it or meanwhile by someone else). `line` was
+   * read at `listedAt`: only this chat's worker changes those deliveries, unless
+   * `generation` moved since.
    */
-  const runLine = async (chatId: string, line: Message[]): Promise<number> => {
+  const runLine = async (chatId: string, line: Message[], listedAt: number): Promise<number> => {
     let settledCount = 0;
+    let target: Target | null = null;
+    let readAt = listedAt;
     for (const queued of line) {
       if (!enabled) break;
-      const m = await storage.getMessage(queued.chatId, queued.seq);
-      if (!m || m.delivery.state !== 'pending') continue;
+      let m: Message | null = queued;
+      // Until message and target are both read since the last change behind our back
+      // (usually no read at all).
+      for (;;) {
+        if (generation !== readAt) {
+          readAt = generation;
+          target = null;
+          m = await storage.getMessage(queued.chatId, queued.seq);
+          if (!m || m.delivery.state !== 'pending') break;
+        }
+        if (target !== null) break;
+        const read = readTarget(m);
+        target = read instanceof Promise ? await read : read;
+      }
+      if (!m || m.delivery.state !== 'pending' || target === null) {
+        settledCount++; // settled by someone else meanwhile
+        continue;
+      }
       const now = clock.now();
       if (m.delivery.nextAttemptAt !== null && m.delivery.nextAttemptAt > now) {
         scheduleRetry(chatId, m.delivery.nextAttemptAt - now);
         break;
       }
-      const outcome = await attempt(m);
+      const outcome = await attempt(m, target);
       if (outcome === 'retry' || outcome === 'blocked') break;
       settledCount++;
     }
@@ -209,8 +286,33 @@ export function createOutbox(ctx: RelayContext): Outbox {
   };
 
   const processChat = async (chatId: string): Promise<void> => {
-    const after = settled.get(chatId) ?? 0;
-    const messages = await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
+    const cursor = settled.get(chatId);
+    const after = cursor ?? 0;
+    const listedAt = generation;
+    // What `stored` handed over is all there is when it directly follows the settled part
+    // and nothing changed since; otherwise storage says what is pending.
+    const handed = fresh.get(chatId);
+    fresh.delete(chatId);
+    const direct =
+      handed !== undefined &&
+      !handed.broken &&
+      handed.generation === listedAt &&
+      cursor !== undefined &&
+      handed.messages[0]?.seq === cursor + 1;
+    const messages = direct
+      ? handed.messages
+      : await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
+    const g = globalThis as any;
+    g.__ob ??= { direct: 0, listed: 0, msgs: 0, noHanded: 0, broken: 0, gen: 0, cursor: 0 };
+    if (direct) g.__ob.direct++;
+    else {
+      g.__ob.listed++;
+      if (!handed) g.__ob.noHanded++;
+      else if (handed.broken) g.__ob.broken++;
+      else if (handed.generation !== listedAt) g.__ob.gen++;
+      else g.__ob.cursor++;
+    }
+    g.__ob.msgs += messages.length;
     // One pass sorts the pending messages into their two lines (to the CA, to the client).
     const toCA: Message[] = [];
     const toClient: Message[] = [];
@@ -226,12 +328,20 @@ export function createOutbox(ctx: RelayContext): Outbox {
     // Usually only one line has anything: no promise for the empty one.
     const progress =
       toClient.length === 0
-        ? await runLine(chatId, toCA)
+        ? await runLine(chatId, toCA, listedAt)
         : toCA.length === 0
-          ? await runLine(chatId, toClient)
-          : (await Promise.all([runLine(chatId, toCA), runLine(chatId, toClient)])).reduce(
-              (a, b) => a + b,
-            );
+          ? await runLine(chatId, toClient, listedAt)
+          : (
+              await Promise.all([
+                runLine(chatId, toCA, listedAt),
+                runLine(chatId, toClient, listedAt),
+              ])
+            ).reduce((a, b) => a + b);
+    // Everything read is settled: the cursor moves past it, so what `stored` hands over next
+    // follows on directly.
+    const last = messages.at(-1);
+    if (last !== undefined && progress === toCA.length + toClient.length)
+      settled.set(chatId, last.seq);
     // A full batch: read on while that gets somewhere (the cursor moved or messages went out).
     if (messages.length === CHAT_BATCH && (upTo > after || progress > 0)) {
       dirty.add(chatId);
@@ -316,8 +426,34 @@ export function createOutbox(ctx: RelayContext): Outbox {
     }
   };
 
+  function stored(message: Message): void {
+    if (!enabled) return;
+    let handed = fresh.get(message.chatId);
+    if (handed === undefined) {
+      // Past the cap the worker simply reads storage.
+      if (fresh.size >= MAX_TRACKED_CHATS) return;
+      handed = { messages: [], generation, broken: false };
+      fresh.set(message.chatId, handed);
+    }
+    const last = handed.messages.at(-1);
+    if (
+      handed.broken ||
+      handed.messages.length >= CHAT_BATCH ||
+      (last !== undefined && message.seq !== last.seq + 1)
+    ) {
+      handed.broken = true;
+      handed.messages.length = 0;
+      return;
+    }
+    handed.messages.push(message);
+  }
+
   return {
     kick,
+    stored,
+    touched() {
+      generation++;
+    },
     async flush() {
       if (!enabled) return;
       if (passRunning) await passRunning;
@@ -331,6 +467,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
     async stop() {
       enabled = false;
       waiting.clear();
+      fresh.clear();
       ctx.timers.clearPrefix('retry:');
       if (passRunning) await passRunning;
       while (workers.size > 0) await Promise.allSettled([...workers.values()]);

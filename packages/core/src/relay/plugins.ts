@@ -99,6 +99,7 @@ function invalid(message: string): never {
 
 /** Storage whose every failure is a CaChatError with the original as `cause`. */
 export function guardStorage(storage: Storage): Storage {
+  if (storage.typedErrors === true) return storage;
   return guardMethods(storage, STORAGE_METHODS, 'storage_error', 'storage') as Storage;
 }
 
@@ -148,8 +149,25 @@ export function callPlugin<T>(
   fn: () => Promise<T>,
   timeoutMs: number = PLUGIN_CALL_TIMEOUT_MS,
 ): Promise<T> {
+  let answer: Promise<T>;
+  try {
+    answer = fn();
+  } catch (error) {
+    return Promise.reject(CaChatError.wrap(error, code, `${label} failed`));
+  }
+  return bounded(ctx, code, label, answer, timeoutMs);
+}
+
+/** A plug-in's pending answer, bounded by a timeout, failures typed as in `callPlugin`. */
+function bounded<T>(
+  ctx: RelayContext,
+  code: 'channel_error' | 'transport_error',
+  label: string,
+  answer: Promise<T>,
+  timeoutMs: number,
+): Promise<T> {
   // One promise settled by whichever comes first, rather than a race against a second
-  // promise: this runs twice per relayed message.
+  // promise: this runs for every relayed message.
   return new Promise<T>((resolve, reject) => {
     const { clock } = ctx;
     const timer = clock.setTimeout(
@@ -161,21 +179,16 @@ export function callPlugin<T>(
         ),
       timeoutMs,
     );
-    const onError = (error: unknown): void => {
-      clock.clearTimeout(timer);
-      reject(CaChatError.wrap(error, code, `${label} failed`));
-    };
-    let result: Promise<T>;
-    try {
-      result = fn();
-    } catch (error) {
-      onError(error);
-      return;
-    }
-    Promise.resolve(result).then((value) => {
-      clock.clearTimeout(timer);
-      resolve(value);
-    }, onError);
+    Promise.resolve(answer).then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer);
+        reject(CaChatError.wrap(error, code, `${label} failed`));
+      },
+    );
   });
 }
 
@@ -184,7 +197,7 @@ export function channelOf(ctx: RelayContext, ca: CA): CAChannel | null {
 }
 
 /** Calls the channel that serves `ca`; `channel_error` when none does. */
-export async function callChannel<T>(
+export function callChannel<T>(
   ctx: RelayContext,
   ca: CA,
   method: string,
@@ -193,7 +206,9 @@ export async function callChannel<T>(
 ): Promise<T> {
   const channel = channelOf(ctx, ca);
   if (!channel)
-    throw new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`);
+    return Promise.reject(
+      new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`),
+    );
   return callPlugin(
     ctx,
     'channel_error',
@@ -219,53 +234,77 @@ export async function tellCA(
 
 /**
  * Hands an event to every transport. True when any took it; false when the client is
- * offline everywhere. Throws (retryable) only when every transport failed.
+ * offline everywhere. Fails (retryable) only when every transport failed. Answers at once,
+ * without a promise, when the transport did (the usual case, on every message's path).
  */
-export async function deliverToClient(
+export function deliverToClient(
+  ctx: RelayContext,
+  clientId: string,
+  event: ClientEvent,
+): boolean | Promise<boolean> {
+  if (ctx.transports.length === 0) return false;
+  if (ctx.transports.length === 1) {
+    const t = ctx.transports[0]!;
+    const label = `transport ${t.name}.deliver`;
+    let answer: boolean | Promise<boolean>;
+    try {
+      answer = t.deliver(clientId, event);
+    } catch (error) {
+      return Promise.reject(transportFailed(CaChatError.wrap(error, 'transport_error', label)));
+    }
+    if (!isThenable(answer)) return answer === true;
+    return bounded(ctx, 'transport_error', label, answer, PLUGIN_CALL_TIMEOUT_MS).then(
+      (took) => took === true,
+      (error: unknown) => {
+        throw transportFailed(error as CaChatError);
+      },
+    );
+  }
+  return deliverToAll(ctx, clientId, event);
+}
+
+async function deliverToAll(
   ctx: RelayContext,
   clientId: string,
   event: ClientEvent,
 ): Promise<boolean> {
-  if (ctx.transports.length === 0) return false;
-  if (ctx.transports.length === 1) {
-    // The usual deployment, on the hot path: the same outcome without `allSettled`.
-    const t = ctx.transports[0]!;
-    try {
-      return (
-        (await callPlugin(ctx, 'transport_error', `transport ${t.name}.deliver`, () =>
-          t.deliver(clientId, event),
-        )) === true
-      );
-    } catch (error) {
-      const first = error as CaChatError;
-      throw new CaChatError('transport_error', first.message, { cause: first, retryable: true });
-    }
-  }
   const results = await Promise.allSettled(
     ctx.transports.map((t) =>
-      callPlugin(ctx, 'transport_error', `transport ${t.name}.deliver`, () =>
+      callPlugin(ctx, 'transport_error', `transport ${t.name}.deliver`, async () =>
         t.deliver(clientId, event),
       ),
     ),
   );
   if (results.some((r) => r.status === 'fulfilled' && r.value === true)) return true;
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failures.length === results.length) {
-    const first = failures[0]!.reason as CaChatError;
-    throw new CaChatError('transport_error', first.message, { cause: first, retryable: true });
-  }
+  if (failures.length === results.length) throw transportFailed(failures[0]!.reason as CaChatError);
   return false;
 }
 
-/** Best-effort client notification (status, queue position, ended…): failures are reported. */
-export async function tellClient(
+const transportFailed = (first: CaChatError): CaChatError =>
+  new CaChatError('transport_error', first.message, { cause: first, retryable: true });
+
+const isThenable = (value: unknown): value is Promise<unknown> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
+
+/**
+ * Best-effort client notification (status, queue position, ended…): failures are reported.
+ * Returns a promise only when the transport answered with one.
+ */
+export function tellClient(
   ctx: RelayContext,
   clientId: string,
   event: ClientEvent,
-): Promise<void> {
-  try {
-    await deliverToClient(ctx, clientId, event);
-  } catch (error) {
+): Promise<void> | undefined {
+  const report = (error: unknown): void => {
     ctx.reportError(error, { op: `client ${event.type}`, clientId });
+  };
+  let told: boolean | Promise<boolean>;
+  try {
+    told = deliverToClient(ctx, clientId, event);
+  } catch (error) {
+    report(error);
+    return undefined;
   }
+  return typeof told === 'boolean' ? undefined : told.then(() => undefined, report);
 }

@@ -185,7 +185,11 @@ describe('registration', () => {
   });
 
   it('a failing storage surfaces as storage_error with the original as cause', async () => {
-    h = await createHarness();
+    // A store that does not promise typed errors (the memory store does): the relay wraps it.
+    const untyped = new Proxy(createMemoryStorage(), {
+      get: (target, key) => (key === 'typedErrors' ? undefined : Reflect.get(target, key)),
+    });
+    h = await createHarness({ storage: untyped });
     const original = new Error('disk on fire');
     const client = await h.addClient();
     (h.storage as { countChats: unknown }).countChats = async () => {
@@ -194,6 +198,13 @@ describe('registration', () => {
     const error = await h.relay.requestChat(client.id, { language: 'en' }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'storage_error' });
     expect((error as Error).cause).toBe(original);
+  });
+
+  it('a store that promises typed errors is called directly, without a wrapper', async () => {
+    const storage = createMemoryStorage();
+    h = await createHarness({ storage });
+    expect(storage.typedErrors).toBe(true);
+    expect(h.relay.storage).toBe(storage);
   });
 
   it('ensureClient returns the same client for an id, creating it once', async () => {

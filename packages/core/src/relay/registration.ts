@@ -120,6 +120,7 @@ export function createRegistration(ctx: RelayContext): Registration {
       if (ca.approval === 'removed')
         throw new CaChatError('ca_not_approved', 'this CA was removed');
       const updated = await storage.updateCA(ca.id, patch);
+      ctx.modules.outbox.touched();
       if (!updated) throw new CaChatError('ca_not_registered', 'this CA is not registered');
       ctx.emit('ca.updated', updated);
       reconsider(updated);
@@ -142,6 +143,7 @@ export function createRegistration(ctx: RelayContext): Registration {
       if (ca.approval === 'removed' || ca.approval === 'rejected')
         throw new CaChatError('ca_not_approved', 'this CA is not approved');
       const updated = ca.status === status ? ca : await storage.updateCA(ca.id, { status });
+      if (updated !== ca) ctx.modules.outbox.touched();
       if (!updated) throw new CaChatError('ca_not_registered', 'this CA is not registered');
       if (ca.status !== status) ctx.emit('ca.status', updated, status);
       // Away: withdraw open offers. Available: offer what waits.
