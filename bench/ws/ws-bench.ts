@@ -143,6 +143,8 @@ interface LoadResult {
   skipped?: number;
   /** Server CPU time (user + system) per message, µs: steadier than rates on a busy machine. */
   serverCpuUs?: number;
+  /** The bench client's own CPU time per message, µs (it shares the machine's cores). */
+  clientCpuUs?: number;
 }
 
 /** An open-loop run stops adding load past this many unanswered messages (the server can't keep up). */
@@ -163,11 +165,13 @@ async function peak(clients: Client[], server: Server): Promise<LoadResult> {
   }
   await sleep(WARMUP_MS);
   const cpuBefore = await serverCpu(server);
+  const ownBefore = process.cpuUsage();
   measuring = true;
   const started = process.hrtime.bigint();
   await sleep(MEASURE_MS);
   measuring = false;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const own = process.cpuUsage(ownBefore);
   const cpuUs = (await serverCpu(server)) - cpuBefore;
   const answered = latencies.length;
   for (const client of clients) client.onAck = () => {};
@@ -178,6 +182,7 @@ async function peak(clients: Client[], server: Server): Promise<LoadResult> {
     p50Ms: percentile(latencies, 50) / 1e6,
     p99Ms: percentile(latencies, 99) / 1e6,
     serverCpuUs: cpuUs / answered,
+    clientCpuUs: (own.user + own.system) / answered,
   };
 }
 
@@ -277,7 +282,7 @@ async function idlePhase(
 }
 
 const fmt = (r: LoadResult): string =>
-  `${Math.round(r.messagesPerSecond).toLocaleString('en-US')} msg/s${(r.skipped ?? 0) >= 0.005 ? ` (${(r.skipped! * 100).toFixed(0)}% held back)` : ''}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.serverCpuUs === undefined ? '' : `, server CPU ${r.serverCpuUs.toFixed(1)} µs/msg`}`;
+  `${Math.round(r.messagesPerSecond).toLocaleString('en-US')} msg/s${(r.skipped ?? 0) >= 0.005 ? ` (${(r.skipped! * 100).toFixed(0)}% held back)` : ''}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.serverCpuUs === undefined ? '' : `, CPU per message: server ${r.serverCpuUs.toFixed(1)} µs, client ${r.clientCpuUs!.toFixed(1)} µs`}`;
 
 const only = process.env.BENCH_ONLY;
 if (process.env.BENCH_IDLE_ONLY) {

@@ -266,7 +266,8 @@ class MemoryStorage implements Storage {
   // ---- messages
   async appendMessage(input: NewMessage): Promise<AppendResult> {
     this.check();
-    const list = this.messages.get(input.chatId) ?? [];
+    let list = this.messages.get(input.chatId);
+    if (list === undefined) this.messages.set(input.chatId, (list = []));
     const byChat = this.idempotency[input.from];
     const keys = input.idempotencyKey === null ? undefined : byChat.get(input.chatId);
     if (keys !== undefined) {
@@ -275,7 +276,6 @@ class MemoryStorage implements Storage {
     }
     const message = withSeq(input, list.length + 1);
     list.push(message);
-    this.messages.set(input.chatId, list);
     if (input.idempotencyKey !== null) {
       if (keys !== undefined) keys.set(input.idempotencyKey, message.seq);
       else byChat.set(input.chatId, new Map([[input.idempotencyKey, message.seq]]));

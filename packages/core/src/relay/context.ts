@@ -33,6 +33,8 @@ export interface RelayContext {
   transports: readonly ClientTransport[];
   channels: ReadonlyMap<string, CAChannel>;
   emit: EmitFn;
+  /** Whether anyone listens to `event`: lets the hot path skip building its arguments. */
+  listens(event: keyof RelayEvents): boolean;
   timers: Timers;
   locks: KeyedLock;
   tasks: Tasks;

@@ -46,6 +46,7 @@ export function createRelay(input: CreateRelayOptions): Relay {
   const emit: RelayContext['emit'] = (event, ...args) => {
     (emitter.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
   };
+  const listens: RelayContext['listens'] = (event) => emitter.listenerCount(event) > 0;
   const reportError: RelayContext['reportError'] = (error, context) => {
     const err = CaChatError.wrap(error, 'internal', 'unexpected failure');
     logger.error({ ...context, code: err.code, err }, err.message);
@@ -62,6 +63,7 @@ export function createRelay(input: CreateRelayOptions): Relay {
     transports,
     channels,
     emit,
+    listens,
     timers: createTimers(clock, tasks),
     locks: createKeyedLock(),
     tasks,

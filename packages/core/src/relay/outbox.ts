@@ -90,8 +90,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
       error: null,
     };
     await storage.updateDelivery(m.chatId, m.seq, delivery);
-    const message = { ...m, delivery };
-    ctx.emit('message.delivered', message, chat);
+    if (ctx.listens('message.delivered')) ctx.emit('message.delivered', { ...m, delivery }, chat);
     if (recipientOf(m) === 'ca') {
       const told = tellClient(ctx, chat.clientId, {
         type: 'message.status',
@@ -302,27 +301,21 @@ export function createOutbox(ctx: RelayContext): Outbox {
     const messages = direct
       ? handed.messages
       : await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
-    const g = globalThis as any;
-    g.__ob ??= { direct: 0, listed: 0, msgs: 0, noHanded: 0, broken: 0, gen: 0, cursor: 0 };
-    if (direct) g.__ob.direct++;
-    else {
-      g.__ob.listed++;
-      if (!handed) g.__ob.noHanded++;
-      else if (handed.broken) g.__ob.broken++;
-      else if (handed.generation !== listedAt) g.__ob.gen++;
-      else g.__ob.cursor++;
+    // Handed-over messages are all pending and usually all go one way: then they are the
+    // line as they are. Otherwise one pass sorts the pending ones into their two lines.
+    let toCA: Message[] = [];
+    let toClient: Message[] = [];
+    const oneWay = direct ? recipientOf(messages[0]!) : null;
+    if (oneWay !== null && messages.every((m) => recipientOf(m) === oneWay)) {
+      if (oneWay === 'ca') toCA = messages;
+      else toClient = messages;
+    } else {
+      for (const m of messages) {
+        if (m.delivery.state === 'pending') (recipientOf(m) === 'ca' ? toCA : toClient).push(m);
+      }
     }
-    g.__ob.msgs += messages.length;
-    // One pass sorts the pending messages into their two lines (to the CA, to the client).
-    const toCA: Message[] = [];
-    const toClient: Message[] = [];
-    let firstPending = 0;
-    for (const m of messages) {
-      if (m.delivery.state !== 'pending') continue;
-      if (firstPending === 0) firstPending = m.seq;
-      (recipientOf(m) === 'ca' ? toCA : toClient).push(m);
-    }
-    const upTo = firstPending > 0 ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
+    const firstPending = Math.min(toCA[0]?.seq ?? Infinity, toClient[0]?.seq ?? Infinity);
+    const upTo = firstPending !== Infinity ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
     if (settled.size >= MAX_TRACKED_CHATS && !settled.has(chatId)) settled.clear();
     settled.set(chatId, upTo);
     // Usually only one line has anything: no promise for the empty one.

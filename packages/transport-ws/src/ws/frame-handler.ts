@@ -1,7 +1,7 @@
 import { CaChatError } from '@ca-chat/core';
 import type { ClientChatSummary } from '@ca-chat/core';
 import type { TransportContext } from '../context.js';
-import type { ClientFrame, WireChatSummary } from '../protocol.js';
+import type { ClientFrame, ServerFrame, WireChatSummary } from '../protocol.js';
 import { errorFrame, messageOf, publicError, toWireMessage } from '../wire.js';
 import { CloseCode, type Connection } from './connection.js';
 import { parseClientFrame } from './parse-frame.js';
@@ -171,19 +171,17 @@ export function createFrameHandler(ctx: TransportContext) {
         return;
       }
       case 'message': {
-        const { message, duplicate } = await relay.sendClientMessage(clientId, {
-          chatId: frame.chatId,
-          text: frame.text,
-          clientMsgId: frame.clientMsgId,
-        });
+        // The frame has the shape of the relay's input (chatId, text, clientMsgId).
+        const { message, duplicate } = await relay.sendClientMessage(clientId, frame);
         connection.markSeq(frame.chatId, message.seq);
-        connection.send({
+        const ack: Extract<ServerFrame, { type: 'message.ack' }> = {
           type: 'message.ack',
           chatId: frame.chatId,
           clientMsgId: frame.clientMsgId,
           seq: message.seq,
-          ...ref,
-        });
+        };
+        if (frame.ref !== undefined) ack.ref = frame.ref;
+        connection.send(ack);
         // The client's other tabs see what this one sent.
         if (!duplicate && ctx.registry.count(clientId) > 1) {
           ctx.broadcast(clientId, toWireMessage(messageOf(message), ctx.fileUrl), connection);

@@ -115,13 +115,15 @@ function toClientFrame(value: unknown): ClientFrame {
     case 'message': {
       const chatId = id(frame, 'chatId');
       if (typeof frame.text !== 'string') throw invalid('text must be a string');
-      return {
+      // The most frequent frame: built without spreading `ref` (one object fewer).
+      const message: Extract<ClientFrame, { type: 'message' }> = {
         type: 'message',
         chatId,
         text: frame.text,
         clientMsgId: id(frame, 'clientMsgId'),
-        ...ref,
       };
+      if (refValue !== undefined) message.ref = refValue as string;
+      return message;
     }
     case 'typing':
       return { type: 'typing', chatId: id(frame, 'chatId'), ...ref };
