@@ -63,8 +63,11 @@ class MemoryStorage implements Storage {
   private files = new Map<string, FileRecord>();
   private invites = new Map<string, Invite>();
   private kv = new Map<string, unknown>();
-  /** chatId → seqs of its messages with pending delivery. */
-  private pending = new Map<string, Set<number>>();
+  /**
+   * chatId → how many of its messages are pending, and a seq below which none is. Cheaper
+   * than a set of seqs: most messages go pending → delivered in order, one at a time.
+   */
+  private pending = new Map<string, { count: number; from: number }>();
   private closed = false;
 
   async init(): Promise<void> {
@@ -280,7 +283,7 @@ class MemoryStorage implements Storage {
       if (keys !== undefined) keys.set(input.idempotencyKey, message.seq);
       else byChat.set(input.chatId, new Map([[input.idempotencyKey, message.seq]]));
     }
-    if (message.delivery.state === 'pending') this.markPending(message.chatId, message.seq, true);
+    if (message.delivery.state === 'pending') this.pendingAdded(input.chatId, message.seq);
     return { message: copyMessage(message), duplicate: false };
   }
 
@@ -308,29 +311,41 @@ class MemoryStorage implements Storage {
 
   async updateDelivery(chatId: string, seq: number, delivery: Message['delivery']): Promise<void> {
     this.check();
-    const m = this.messages.get(chatId)?.[seq - 1];
+    const list = this.messages.get(chatId);
+    const m = list?.[seq - 1];
     if (!m) throw new CaChatError('not_found', `message ${chatId}#${seq} does not exist`);
+    const was = m.delivery.state === 'pending';
     m.delivery = copyDelivery(delivery);
-    this.markPending(chatId, seq, delivery.state === 'pending');
+    const now = delivery.state === 'pending';
+    if (now && !was) this.pendingAdded(chatId, seq);
+    else if (was && !now) {
+      const index = this.pending.get(chatId)!;
+      index.count--;
+      if (index.count === 0) index.from = list!.length + 1;
+      // Delivered in order: the lower bound walks past what is settled.
+      else
+        while (index.from <= list!.length && list![index.from - 1]!.delivery.state !== 'pending')
+          index.from++;
+    }
   }
 
-  private markPending(chatId: string, seq: number, pending: boolean): void {
-    // A chat's set stays (empty) until the chat is deleted: most messages go pending →
-    // delivered one at a time, and re-creating the set each time cost more than keeping it.
-    const seqs = this.pending.get(chatId);
-    if (!pending) seqs?.delete(seq);
-    else if (seqs) seqs.add(seq);
-    else this.pending.set(chatId, new Set<number>().add(seq));
+  private pendingAdded(chatId: string, seq: number): void {
+    const index = this.pending.get(chatId);
+    if (index === undefined) this.pending.set(chatId, { count: 1, from: seq });
+    else {
+      if (index.count === 0 || seq < index.from) index.from = seq;
+      index.count++;
+    }
   }
 
   async listPendingDeliveries(options: { limit?: number } = {}): Promise<Message[]> {
     this.check();
     const out: Message[] = [];
-    for (const [chatId, seqs] of this.pending) {
-      const list = this.messages.get(chatId);
-      for (const seq of seqs) {
-        const m = list?.[seq - 1];
-        if (m) out.push(m);
+    for (const [chatId, index] of this.pending) {
+      if (index.count === 0) continue;
+      const list = this.messages.get(chatId) ?? [];
+      for (let i = index.from - 1; i < list.length; i++) {
+        if (list[i]!.delivery.state === 'pending') out.push(list[i]!);
       }
     }
     out.sort((a, b) => cmp(a.chatId, b.chatId) || a.seq - b.seq);

@@ -1,6 +1,6 @@
 import type { CA, Chat, FileRef, Message, Party } from '../domain.js';
 import { CaChatError } from '../errors.js';
-import { chatLock, type RelayContext } from './context.js';
+import type { RelayContext } from './context.js';
 
 /** A chat of this client (any state): `unknown_chat` / `not_your_chat` otherwise. */
 export async function clientChat(
@@ -82,8 +82,8 @@ export async function storeMessage(
   ctx: RelayContext,
   input: StoreInput,
 ): Promise<{ message: Message; duplicate: boolean }> {
-  const lock = chatLock(input.chatId);
-  const wait = ctx.locks.acquire(lock);
+  const lock = input.chatId;
+  const wait = ctx.chatLocks.acquire(lock);
   if (wait) await wait;
   let chat: Chat | null;
   let appended: { message: Message; duplicate: boolean };
@@ -98,7 +98,8 @@ export async function storeMessage(
     if (input.beforeAppend) await input.beforeAppend();
     const now = ctx.clock.now();
     appended = await ctx.storage.appendMessage({
-      chatId: input.chatId,
+      // The stored chat's own id string: maps keyed by it further on compare by identity.
+      chatId: chat.id,
       from: input.from,
       text: input.text,
       file: input.file,
@@ -108,7 +109,7 @@ export async function storeMessage(
     });
     if (!appended.duplicate) ctx.modules.outbox.stored(appended.message);
   } finally {
-    ctx.locks.release(lock);
+    ctx.chatLocks.release(lock);
   }
   if (!appended.duplicate) {
     ctx.emit('message.stored', appended.message, chat);

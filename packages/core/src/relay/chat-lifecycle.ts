@@ -1,6 +1,6 @@
 import type { Chat, EndReason } from '../domain.js';
 import { CaChatError } from '../errors.js';
-import { chatLock, matchTimerKey, type RelayContext } from './context.js';
+import { matchTimerKey, type RelayContext } from './context.js';
 import { tellCA, tellClient } from './plugins.js';
 
 export interface ChatLifecycle {
@@ -31,7 +31,7 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
   const graceChats = new Map<string, Set<string>>();
 
   const end: ChatLifecycle['end'] = async (chatId, reason, options = {}) => {
-    const result = await ctx.locks.run(chatLock(chatId), async () => {
+    const result = await ctx.chatLocks.run(chatId, async () => {
       const before = await storage.getChat(chatId);
       if (!before || before.state === 'ended') return null;
       if (options.onlyIfWaiting && before.state !== 'waiting') return null;

@@ -14,7 +14,6 @@ import type { Outbox } from './outbox.js';
 import type { Queue } from './queue.js';
 
 /** Lock key of a chat: everything that changes one chat's state runs under it. */
-export const chatLock = (chatId: string): string => `chat:${chatId}`;
 export const matchTimerKey = (chatId: string): string => `match:${chatId}`;
 
 export type EmitFn = <E extends keyof RelayEvents>(
@@ -36,7 +35,10 @@ export interface RelayContext {
   /** Whether anyone listens to `event`: lets the hot path skip building its arguments. */
   listens(event: keyof RelayEvents): boolean;
   timers: Timers;
+  /** Locks of other keys (a client, a CA registration). */
   locks: KeyedLock;
+  /** One lock per chat, keyed by its id: what changes a chat or appends to it holds it. */
+  chatLocks: KeyedLock;
   tasks: Tasks;
   /** Logs an error and emits `error`; returns it as a CaChatError. */
   reportError(error: unknown, context: Record<string, unknown>): CaChatError;
@@ -113,24 +115,36 @@ export interface KeyedLock {
   release(key: string): void;
 }
 
+/** Keys remembered once free; past this many, free ones are forgotten in one sweep. */
+const MAX_IDLE_LOCKS = 10_000;
+/** A held lock nobody waits for (no list allocated). */
+const HELD = Symbol('held');
+
 export function createKeyedLock(): KeyedLock {
-  /** Held keys → whoever waits for each, in arrival order (null: held, nobody waiting). */
-  const waiters = new Map<string, (() => void)[] | null>();
+  /**
+   * Key → whoever waits for it, in arrival order (HELD: held, nobody waiting; null: free). Free keys stay rather than being deleted on each release: a Map that
+   * shrinks and regrows its table on every delete cost more than the rest of the lock.
+   */
+  const waiters = new Map<string, (() => void)[] | typeof HELD | null>();
   const acquire = (key: string): Promise<void> | undefined => {
     const queue = waiters.get(key);
-    if (queue === undefined) {
-      waiters.set(key, null);
+    if (queue === undefined || queue === null) {
+      if (queue === undefined && waiters.size >= MAX_IDLE_LOCKS) {
+        for (const [k, q] of waiters) if (q === null) waiters.delete(k);
+      }
+      waiters.set(key, HELD);
       return undefined;
     }
-    const line = queue ?? [];
-    if (queue === null) waiters.set(key, line);
+    const line = queue === HELD ? [] : queue;
+    if (queue === HELD) waiters.set(key, line);
     return new Promise<void>((resolve) => line.push(resolve));
   };
   const release = (key: string): void => {
+    const queue = waiters.get(key);
     // Handed straight to the next in line, who then holds it.
-    const next = waiters.get(key)?.shift();
+    const next = queue === HELD || queue === null ? undefined : queue?.shift();
     if (next) next();
-    else waiters.delete(key);
+    else waiters.set(key, null);
   };
   return {
     acquire,

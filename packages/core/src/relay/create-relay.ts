@@ -66,6 +66,7 @@ export function createRelay(input: CreateRelayOptions): Relay {
     listens,
     timers: createTimers(clock, tasks),
     locks: createKeyedLock(),
+    chatLocks: createKeyedLock(),
     tasks,
     reportError,
     modules: undefined as unknown as RelayModules,

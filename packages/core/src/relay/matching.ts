@@ -1,7 +1,7 @@
 import type { CA, Chat, Message } from '../domain.js';
 import { CaChatError } from '../errors.js';
 import type { ChatRequest, ChatRequestResult } from '../relay-api.js';
-import { chatLock, matchTimerKey, type RelayContext } from './context.js';
+import { matchTimerKey, type RelayContext } from './context.js';
 import { canTakeChats, eligibleCAs, fitsChat, hasCapacity, isEligible } from './eligibility.js';
 import { newSortableId, type Identities } from './identities.js';
 import { pendingDelivery, requireCA } from './access.js';
@@ -83,7 +83,7 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
   };
 
   const route = (chatId: string): Promise<void> =>
-    ctx.locks.run(chatLock(chatId), () => routeLocked(chatId));
+    ctx.chatLocks.run(chatId, () => routeLocked(chatId));
 
   const requireChat = async (chatId: string): Promise<Chat> => {
     const chat = typeof chatId === 'string' ? await storage.getChat(chatId) : null;
@@ -94,7 +94,7 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
   const reconcileOffers: Matching['reconcileOffers'] = async (caId) => {
     const moved: string[] = [];
     for (const open of await storage.listOffers({ caId, state: 'open' })) {
-      await ctx.locks.run(chatLock(open.chatId), async () => {
+      await ctx.chatLocks.run(open.chatId, async () => {
         const [offer, chat, ca] = await Promise.all([
           storage.getOffer(open.chatId, caId),
           storage.getChat(open.chatId),
@@ -183,7 +183,7 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
       const ca = await requireCA(ctx, caId);
       if (ca.approval !== 'approved')
         throw new CaChatError('ca_not_approved', 'this CA is not approved');
-      const outcome = await ctx.locks.run(chatLock(chatId), async () => {
+      const outcome = await ctx.chatLocks.run(chatId, async () => {
         const chat = await requireChat(chatId);
         if (chat.state === 'active' && chat.caId === caId) return { chat, won: null };
         if (chat.state === 'ended') throw new CaChatError('chat_ended', 'this chat has ended');
@@ -274,7 +274,7 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
 
     async declineOffer(caId, chatId) {
       await requireCA(ctx, caId);
-      await ctx.locks.run(chatLock(chatId), async () => {
+      await ctx.chatLocks.run(chatId, async () => {
         const chat = await requireChat(chatId);
         const offer = await storage.getOffer(chatId, caId);
         if (!offer || offer.state !== 'open')
@@ -288,7 +288,7 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
     route,
 
     async offerExpired(chatId, caId) {
-      await ctx.locks.run(chatLock(chatId), async () => {
+      await ctx.chatLocks.run(chatId, async () => {
         const [offer, chat] = await Promise.all([
           storage.getOffer(chatId, caId),
           storage.getChat(chatId),

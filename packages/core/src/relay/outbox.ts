@@ -40,10 +40,36 @@ const PASS_LIMIT = 5000;
 const CHAT_BATCH = 100;
 /** Chats delivered to in parallel. */
 const MAX_PARALLEL_CHATS = 16;
-/** Chats whose delivery cursor is remembered. */
+/** Chats remembered (cursor, chat and CA) once idle; past this, idle ones are forgotten. */
 const MAX_TRACKED_CHATS = 10_000;
 
 const recipientOf = (m: Message): Recipient => (m.from === 'client' ? 'ca' : 'client');
+
+/**
+ * What the outbox keeps per chat. Kept between runs rather than deleted after each: on this
+ * path (every message) a Map that shrinks and regrows its table on every delete cost more
+ * than the delivery itself.
+ */
+class ChatLine {
+  /** The one worker of this chat, so its messages are never delivered twice at once. */
+  worker: Promise<void> | null = null;
+  /** Woken while the worker ran: it reads the chat again before it stops. */
+  dirty = false;
+  /** The seq up to which nothing is pending (a wake reads only the tail); unknown at first. */
+  settled: number | undefined = undefined;
+  /** Messages `stored` handed over since the worker last looked: gapless, in seq order… */
+  fresh: Message[] = [];
+  /** …since `generation` was this… */
+  freshAt = 0;
+  /** …unless they stopped being a gapless run (then storage is read instead). */
+  freshBroken = false;
+  /** The chat and its CA as read at generation `at`. */
+  known: { at: number; chat: Chat; ca: CA | null } | null = null;
+
+  idle(): boolean {
+    return this.worker === null && !this.dirty && this.fresh.length === 0;
+  }
+}
 
 export function createOutbox(ctx: RelayContext): Outbox {
   const { storage, clock } = ctx;
@@ -51,21 +77,27 @@ export function createOutbox(ctx: RelayContext): Outbox {
   let enabled = false;
   let passRunning: Promise<void> | null = null;
   let passAgain = false;
-  /** One worker per chat, so a chat's messages are never delivered twice at once. */
-  const workers = new Map<string, Promise<void>>();
-  /** Chats woken while their worker ran: it reads them again before it stops. */
-  const dirty = new Set<string>();
+  /** Per chat: its worker and what it remembers (see ChatLine). */
+  const lines = new Map<string, ChatLine>();
+  /** Workers running now (at most MAX_PARALLEL_CHATS). */
+  let running = 0;
   /** Chats woken while the maximum number of workers ran, first come first served. */
   const waiting = new Set<string>();
-  /** Per chat, the seq up to which nothing is pending (so a wake reads only the tail). */
-  const settled = new Map<string, number>();
   /** Bumped by `touched()`; see `runLine`. */
   let generation = 0;
-  /**
-   * Per chat, messages handed over by `stored` since its worker last looked, in seq order;
-   * `broken` once they stop being a gapless run.
-   */
-  const fresh = new Map<string, { messages: Message[]; generation: number; broken: boolean }>();
+
+  /** The chat's line, made on first use; idle lines are dropped past MAX_TRACKED_CHATS. */
+  const lineOf = (chatId: string): ChatLine => {
+    let line = lines.get(chatId);
+    if (line === undefined) {
+      if (lines.size >= MAX_TRACKED_CHATS) {
+        for (const [id, l] of lines) if (l.idle()) lines.delete(id);
+      }
+      line = new ChatLine();
+      lines.set(chatId, line);
+    }
+    return line;
+  };
 
   const backoffMs = (attempts: number): number => {
     const base = Math.min(retry.maxDelayMs, retry.initialDelayMs * 2 ** Math.max(0, attempts - 1));
@@ -155,16 +187,15 @@ export function createOutbox(ctx: RelayContext): Outbox {
 
   /**
    * Who a line of messages goes to. A chat's CA never changes once claimed, so the chat and
-   * its CA are read once and kept (per chat, up to MAX_TRACKED_CHATS); whatever could change
-   * them (a claim, an end, a CA update) calls `touched()`, which bumps `generation` and so
-   * makes every kept copy stale.
+   * its CA are read once and kept in its ChatLine; whatever could change them (a claim, an
+   * end, a CA update) calls `touched()`, which bumps `generation` and so makes every kept
+   * copy stale.
    */
   type Target =
     | { kind: 'blocked' }
     | { kind: 'client'; chat: Chat }
     | { kind: 'ca'; chat: Chat; ca: CA | null };
   const BLOCKED: Target = { kind: 'blocked' };
-  const known = new Map<string, { at: number; chat: Chat; ca: CA | null }>();
 
   const targetOf = (m: Message, chat: Chat, ca: CA | null): Target => {
     if (recipientOf(m) === 'client') return { kind: 'client', chat };
@@ -177,16 +208,15 @@ export function createOutbox(ctx: RelayContext): Outbox {
   };
 
   /** Synchronous when the chat is known and nothing changed since it was read. */
-  const readTarget = (m: Message): Target | Promise<Target> => {
-    const entry = known.get(m.chatId);
-    if (entry !== undefined && entry.at === generation) return targetOf(m, entry.chat, entry.ca);
+  const readTarget = (m: Message, line: ChatLine): Target | Promise<Target> => {
+    const known = line.known;
+    if (known !== null && known.at === generation) return targetOf(m, known.chat, known.ca);
     return (async () => {
       const at = generation;
       const chat = await storage.getChat(m.chatId);
       if (!chat) return BLOCKED;
       const ca = chat.caId === null ? null : await storage.getCA(chat.caId);
-      if (known.size >= MAX_TRACKED_CHATS) known.clear();
-      known.set(m.chatId, { at, chat, ca });
+      line.known = { at, chat, ca };
       return targetOf(m, chat, ca);
     })();
   };
@@ -248,7 +278,12 @@ export function createOutbox(ctx: RelayContext): Outbox {
    * read at `listedAt`: only this chat's worker changes those deliveries, unless
    * `generation` moved since.
    */
-  const runLine = async (chatId: string, line: Message[], listedAt: number): Promise<number> => {
+  const runLine = async (
+    chatId: string,
+    chatLine: ChatLine,
+    line: Message[],
+    listedAt: number,
+  ): Promise<number> => {
     let settledCount = 0;
     let target: Target | null = null;
     let readAt = listedAt;
@@ -265,7 +300,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
           if (!m || m.delivery.state !== 'pending') break;
         }
         if (target !== null) break;
-        const read = readTarget(m);
+        const read = readTarget(m, chatLine);
         target = read instanceof Promise ? await read : read;
       }
       if (!m || m.delivery.state !== 'pending' || target === null) {
@@ -284,22 +319,24 @@ export function createOutbox(ctx: RelayContext): Outbox {
     return settledCount;
   };
 
-  const processChat = async (chatId: string): Promise<void> => {
-    const cursor = settled.get(chatId);
+  const processChat = async (chatId: string, line: ChatLine): Promise<void> => {
+    const cursor = line.settled;
     const after = cursor ?? 0;
     const listedAt = generation;
     // What `stored` handed over is all there is when it directly follows the settled part
     // and nothing changed since; otherwise storage says what is pending.
-    const handed = fresh.get(chatId);
-    fresh.delete(chatId);
+    const handed = line.fresh;
     const direct =
-      handed !== undefined &&
-      !handed.broken &&
-      handed.generation === listedAt &&
+      handed.length > 0 &&
+      !line.freshBroken &&
+      line.freshAt === listedAt &&
       cursor !== undefined &&
-      handed.messages[0]?.seq === cursor + 1;
+      handed[0]!.seq === cursor + 1;
+    if (direct) line.fresh = [];
+    else handed.length = 0;
+    line.freshBroken = false;
     const messages = direct
-      ? handed.messages
+      ? handed
       : await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
     // Handed-over messages are all pending and usually all go one way: then they are the
     // line as they are. Otherwise one pass sorts the pending ones into their two lines.
@@ -316,68 +353,66 @@ export function createOutbox(ctx: RelayContext): Outbox {
     }
     const firstPending = Math.min(toCA[0]?.seq ?? Infinity, toClient[0]?.seq ?? Infinity);
     const upTo = firstPending !== Infinity ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
-    if (settled.size >= MAX_TRACKED_CHATS && !settled.has(chatId)) settled.clear();
-    settled.set(chatId, upTo);
+    line.settled = upTo;
     // Usually only one line has anything: no promise for the empty one.
     const progress =
       toClient.length === 0
-        ? await runLine(chatId, toCA, listedAt)
+        ? await runLine(chatId, line, toCA, listedAt)
         : toCA.length === 0
-          ? await runLine(chatId, toClient, listedAt)
+          ? await runLine(chatId, line, toClient, listedAt)
           : (
               await Promise.all([
-                runLine(chatId, toCA, listedAt),
-                runLine(chatId, toClient, listedAt),
+                runLine(chatId, line, toCA, listedAt),
+                runLine(chatId, line, toClient, listedAt),
               ])
             ).reduce((a, b) => a + b);
     // Everything read is settled: the cursor moves past it, so what `stored` hands over next
     // follows on directly.
     const last = messages.at(-1);
-    if (last !== undefined && progress === toCA.length + toClient.length)
-      settled.set(chatId, last.seq);
+    if (last !== undefined && progress === toCA.length + toClient.length) line.settled = last.seq;
     // A full batch: read on while that gets somewhere (the cursor moved or messages went out).
-    if (messages.length === CHAT_BATCH && (upTo > after || progress > 0)) {
-      dirty.add(chatId);
-    }
+    if (messages.length === CHAT_BATCH && (upTo > after || progress > 0)) line.dirty = true;
   };
 
-  const startWorker = (chatId: string): void => {
+  const startWorker = (chatId: string, line: ChatLine): void => {
+    running++;
     // One async function (not a chain of `.catch`/`.finally`): it runs for every message.
-    const worker = (async () => {
+    line.worker = (async () => {
       try {
         do {
-          dirty.delete(chatId);
-          await processChat(chatId);
-        } while (dirty.has(chatId) && enabled);
+          line.dirty = false;
+          await processChat(chatId, line);
+        } while (line.dirty && enabled);
       } catch (error) {
         ctx.reportError(error, { op: 'outbox', chatId });
         // A storage failure: try this chat again later rather than spin.
         scheduleRetry(chatId, retry.initialDelayMs);
       } finally {
-        workers.delete(chatId);
-        if (dirty.has(chatId)) wake(chatId);
+        line.worker = null;
+        running--;
+        if (line.dirty) wake(chatId);
         const next = waiting.values().next();
         if (!next.done) {
           waiting.delete(next.value);
-          if (enabled) startWorker(next.value);
+          wake(next.value);
         }
       }
     })();
-    workers.set(chatId, worker);
   };
 
   /** Something may be deliverable in this chat. */
   function wake(chatId: string): void {
     if (!enabled) return;
-    if (workers.has(chatId)) {
-      dirty.add(chatId);
+    const line = lineOf(chatId);
+    if (line.worker !== null) {
+      line.dirty = true;
       return;
     }
-    if (workers.size >= MAX_PARALLEL_CHATS) {
+    if (running >= MAX_PARALLEL_CHATS) {
       waiting.add(chatId);
       return;
     }
-    startWorker(chatId);
+    startWorker(chatId, line);
   }
 
   /** Wakes every chat storage has pending deliveries for. */
@@ -407,38 +442,33 @@ export function createOutbox(ctx: RelayContext): Outbox {
     })();
   }
 
+  const workersNow = (): Promise<void>[] => {
+    const out: Promise<void>[] = [];
+    for (const line of lines.values()) if (line.worker !== null) out.push(line.worker);
+    return out;
+  };
+
   const quiet = async (): Promise<void> => {
     // Bounded, in case something keeps waking chats.
-    for (
-      let round = 0;
-      round < 1000 && (workers.size > 0 || waiting.size > 0 || passRunning);
-      round++
-    ) {
+    for (let round = 0; round < 1000 && (running > 0 || waiting.size > 0 || passRunning); round++) {
       if (passRunning) await passRunning;
-      await Promise.allSettled([...workers.values()]);
+      await Promise.allSettled(workersNow());
     }
   };
 
   function stored(message: Message): void {
     if (!enabled) return;
-    let handed = fresh.get(message.chatId);
-    if (handed === undefined) {
-      // Past the cap the worker simply reads storage.
-      if (fresh.size >= MAX_TRACKED_CHATS) return;
-      handed = { messages: [], generation, broken: false };
-      fresh.set(message.chatId, handed);
-    }
-    const last = handed.messages.at(-1);
-    if (
-      handed.broken ||
-      handed.messages.length >= CHAT_BATCH ||
-      (last !== undefined && message.seq !== last.seq + 1)
-    ) {
-      handed.broken = true;
-      handed.messages.length = 0;
+    const line = lineOf(message.chatId);
+    if (line.freshBroken) return;
+    const fresh = line.fresh;
+    const last = fresh[fresh.length - 1];
+    if (fresh.length >= CHAT_BATCH || (last !== undefined && message.seq !== last.seq + 1)) {
+      line.freshBroken = true;
+      fresh.length = 0;
       return;
     }
-    handed.messages.push(message);
+    if (fresh.length === 0) line.freshAt = generation;
+    fresh.push(message);
   }
 
   return {
@@ -460,10 +490,10 @@ export function createOutbox(ctx: RelayContext): Outbox {
     async stop() {
       enabled = false;
       waiting.clear();
-      fresh.clear();
+      for (const line of lines.values()) line.fresh.length = 0;
       ctx.timers.clearPrefix('retry:');
       if (passRunning) await passRunning;
-      while (workers.size > 0) await Promise.allSettled([...workers.values()]);
+      while (running > 0) await Promise.allSettled(workersNow());
     },
   };
 }
