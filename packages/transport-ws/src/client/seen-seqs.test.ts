@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SeenSeqs } from './seen-seqs.js';
 import { reconnectDelayMs } from './backoff.js';
@@ -12,6 +13,24 @@ describe('SeenSeqs', () => {
     expect(seen.add(2)).toBe(true);
     expect(seen.watermark).toBe(3);
     expect(seen.add(1)).toBe(false);
+  });
+
+  it('in any arrival order, says true exactly once per seq and keeps the contiguous watermark', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 120 }), (seqs) => {
+        const seen = new SeenSeqs();
+        const model = new Set<number>();
+        for (const seq of seqs) {
+          expect(seen.add(seq)).toBe(!model.has(seq));
+          model.add(seq);
+          let watermark = 0;
+          while (model.has(watermark + 1)) watermark++;
+          expect(seen.watermark).toBe(watermark);
+          expect(seen.has(seq)).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

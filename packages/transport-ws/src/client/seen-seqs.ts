@@ -12,7 +12,14 @@ export class SeenSeqs {
 
   /** Records `seq`; false when it was already seen. */
   add(seq: number): boolean {
-    if (seq <= this.watermark || this.ahead.has(seq)) return false;
+    if (seq <= this.watermark) return false;
+    // The usual case, the next seq with nothing ahead: no set operations (adding then
+    // deleting shrinks and regrows the set's table every time).
+    if (seq === this.watermark + 1 && this.ahead.size === 0) {
+      this.watermark = seq;
+      return true;
+    }
+    if (this.ahead.has(seq)) return false;
     this.ahead.add(seq);
     while (this.ahead.delete(this.watermark + 1)) this.watermark++;
     if (this.ahead.size > MAX_AHEAD) {
