@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { TimerHandle } from '@ca-chat/core';
 import type { WebSocket } from 'ws';
 import type { ExternalIdentity } from '../options.js';
-import type { ServerFrame } from '../protocol.js';
+import type { ClientFrame, ServerFrame } from '../protocol.js';
 import { SeenSeqs } from '../client/seen-seqs.js';
 import type { RateLimit } from '../token-bucket.js';
 
@@ -24,8 +24,6 @@ const RESUME_AT_QUEUED_FRAMES = 8;
 /** Chats whose sent seqs a connection remembers (least recently added forgotten first). */
 const MAX_TRACKED_CHATS = 64;
 
-const SETTLED: Promise<void> = Promise.resolve();
-
 type ChatScopedFrame = Extract<ServerFrame, { chatId: string }>;
 
 interface HeldChat {
@@ -39,6 +37,13 @@ interface HeldChat {
  * in which its frames are handled, and the buffering that keeps replay and live events in
  * order. Sending never blocks: a peer that stops reading is closed instead.
  */
+/** What a connection does with each frame it received, in order. */
+export interface FrameRunner {
+  run(connection: Connection, frame: ClientFrame): Promise<void>;
+  /** `run` failed: answer the client. Must not throw. */
+  fail(connection: Connection, frame: ClientFrame, error: unknown): void;
+}
+
 export class Connection {
   clientId: string | null = null;
   /** Set during the upgrade when the embedder's `authenticate` recognised the caller. */
@@ -64,8 +69,9 @@ export class Connection {
   /** Frame rate limit: a token bucket kept inline (no object per connection). */
   private tokens: number;
   private tokensAt: number;
-  private queue: Promise<void> = SETTLED;
-  private queued = 0;
+  /** Frames waiting for the ones before them (allocated on first use). */
+  private inbox: ClientFrame[] | null = null;
+  private draining = false;
 
   /** Whether frames are being gathered into one write (see `send`). */
   private corked = false;
@@ -96,23 +102,34 @@ export class Connection {
   }
 
   /**
-   * Runs frame handlers one after another so a client's messages are stored in the order it
-   * sent them. A long queue pauses reading from the socket (TCP backpressure) instead of growing.
+   * Runs each frame through `runner` one after another, so a client's messages are stored in
+   * the order it sent them; the first starts at once. A long queue pauses reading from the
+   * socket (TCP backpressure) instead of growing. One loop per burst of frames, not a promise
+   * chain per frame: this runs for every message.
    */
-  enqueue(task: () => Promise<void>): void {
-    this.queued++;
-    if (this.queued >= PAUSE_AT_QUEUED_FRAMES) this.socket.pause();
-    this.queue = this.queue.then(task).then(this.taskDone, this.taskDone);
+  enqueue(frame: ClientFrame, runner: FrameRunner): void {
+    const inbox = (this.inbox ??= []);
+    inbox.push(frame);
+    if (inbox.length >= PAUSE_AT_QUEUED_FRAMES) this.socket.pause();
+    if (!this.draining) void this.drain(inbox, runner);
   }
 
-  private readonly taskDone = (): void => {
-    this.queued--;
-    if (this.queued <= RESUME_AT_QUEUED_FRAMES && this.socket.isPaused) this.socket.resume();
-  };
-
-  /** Resolves when every frame received so far was handled. */
-  idle(): Promise<void> {
-    return this.queue;
+  private async drain(inbox: ClientFrame[], runner: FrameRunner): Promise<void> {
+    this.draining = true;
+    try {
+      while (inbox.length > 0) {
+        const frame = inbox[0]!;
+        try {
+          await runner.run(this, frame);
+        } catch (error) {
+          runner.fail(this, frame, error);
+        }
+        inbox.shift();
+        if (inbox.length <= RESUME_AT_QUEUED_FRAMES && this.socket.isPaused) this.socket.resume();
+      }
+    } finally {
+      this.draining = false;
+    }
   }
 
   /** Records that the peer has message `seq` of `chatId`; false when it already had it. */

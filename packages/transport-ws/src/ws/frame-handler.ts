@@ -3,7 +3,7 @@ import type { ClientChatSummary } from '@ca-chat/core';
 import type { TransportContext } from '../context.js';
 import type { ClientFrame, ServerFrame, WireChatSummary } from '../protocol.js';
 import { errorFrame, messageOf, publicError, toWireMessage } from '../wire.js';
-import { CloseCode, type Connection } from './connection.js';
+import { CloseCode, type Connection, type FrameRunner } from './connection.js';
 import { parseClientFrame } from './parse-frame.js';
 
 /** Messages fetched per storage read while replaying a chat. */
@@ -200,6 +200,19 @@ export function createFrameHandler(ctx: TransportContext) {
     }
   }
 
+  const runner: FrameRunner = {
+    run: dispatch,
+    fail(connection, frame, error) {
+      const failure = publicError(error, options.logger, {
+        frame: frame.type,
+        clientId: connection.clientId,
+      });
+      ctx.rejected(failure.code);
+      const ref = frame.ref ?? (frame.type === 'message' ? frame.clientMsgId : undefined);
+      connection.send(errorFrame(failure, ref));
+    },
+  };
+
   return function handleFrame(connection: Connection, raw: string): void {
     connection.alive = true;
     if (!connection.takeToken(options.clock.now())) {
@@ -219,19 +232,7 @@ export function createFrameHandler(ctx: TransportContext) {
     } catch {
       // Metrics never break the transport.
     }
-    connection.enqueue(async () => {
-      try {
-        await dispatch(connection, frame);
-      } catch (error) {
-        const failure = publicError(error, options.logger, {
-          frame: frame.type,
-          clientId: connection.clientId,
-        });
-        ctx.rejected(failure.code);
-        const ref = frame.ref ?? (frame.type === 'message' ? frame.clientMsgId : undefined);
-        connection.send(errorFrame(failure, ref));
-      }
-    });
+    connection.enqueue(frame, runner);
   };
 }
 
