@@ -26,7 +26,6 @@ import {
   copyCA,
   copyChat,
   copyClient,
-  copyDelivery,
   copyFileRecord,
   copyInvite,
   copyJson,
@@ -315,7 +314,14 @@ class MemoryStorage implements Storage {
     const m = list?.[seq - 1];
     if (!m) throw new CaChatError('not_found', `message ${chatId}#${seq} does not exist`);
     const was = m.delivery.state === 'pending';
-    m.delivery = copyDelivery(delivery);
+    // In place: the stored delivery is never handed out (reads copy it), and replacing it
+    // would leave a long-lived object behind as garbage for every delivered message.
+    const stored = m.delivery;
+    stored.state = delivery.state;
+    stored.peerMessageId = delivery.peerMessageId;
+    stored.attempts = delivery.attempts;
+    stored.nextAttemptAt = delivery.nextAttemptAt;
+    stored.error = delivery.error;
     const now = delivery.state === 'pending';
     if (now && !was) this.pendingAdded(chatId, seq);
     else if (was && !now) {
