@@ -29,9 +29,10 @@ import {
   copyFileRecord,
   copyInvite,
   copyJson,
-  copyMessage,
   copyOffer,
-  withSeq,
+  fromStored,
+  toStored,
+  type StoredMessage,
 } from './memory-copies.js';
 
 /**
@@ -50,7 +51,7 @@ class MemoryStorage implements Storage {
   private clients = new Map<string, Client>();
   private chats = new Map<string, Chat>();
   /** chatId → messages in seq order (index = seq - 1). */
-  private messages = new Map<string, Message[]>();
+  private messages = new Map<string, StoredMessage[]>();
   /** Per sender: chatId → idempotency key → seq (no key strings built per message). */
   private idempotency: Record<Party, Map<string, Map<string, number>>> = {
     client: new Map(),
@@ -274,22 +275,22 @@ class MemoryStorage implements Storage {
     const keys = input.idempotencyKey === null ? undefined : byChat.get(input.chatId);
     if (keys !== undefined) {
       const seq = keys.get(input.idempotencyKey!);
-      if (seq !== undefined) return { message: copyMessage(list[seq - 1]!), duplicate: true };
+      if (seq !== undefined) return { message: fromStored(list[seq - 1]!), duplicate: true };
     }
-    const message = withSeq(input, list.length + 1);
+    const message = toStored(input, list.length + 1);
     list.push(message);
     if (input.idempotencyKey !== null) {
       if (keys !== undefined) keys.set(input.idempotencyKey, message.seq);
       else byChat.set(input.chatId, new Map([[input.idempotencyKey, message.seq]]));
     }
-    if (message.delivery.state === 'pending') this.pendingAdded(input.chatId, message.seq);
-    return { message: copyMessage(message), duplicate: false };
+    if (message.state === 'pending') this.pendingAdded(input.chatId, message.seq);
+    return { message: fromStored(message), duplicate: false };
   }
 
   async getMessage(chatId: string, seq: number): Promise<Message | null> {
     this.check();
     const m = this.messages.get(chatId)?.[seq - 1];
-    return m ? copyMessage(m) : null;
+    return m ? fromStored(m) : null;
   }
 
   async listMessages(
@@ -300,7 +301,7 @@ class MemoryStorage implements Storage {
     const list = this.messages.get(chatId) ?? [];
     const start = Math.max(0, options.afterSeq ?? 0);
     const end = options.limit === undefined ? list.length : start + Math.max(0, options.limit);
-    return list.slice(start, end).map(copyMessage);
+    return list.slice(start, end).map(fromStored);
   }
 
   async lastSeq(chatId: string): Promise<number> {
@@ -313,15 +314,12 @@ class MemoryStorage implements Storage {
     const list = this.messages.get(chatId);
     const m = list?.[seq - 1];
     if (!m) throw new CaChatError('not_found', `message ${chatId}#${seq} does not exist`);
-    const was = m.delivery.state === 'pending';
-    // In place: the stored delivery is never handed out (reads copy it), and replacing it
-    // would leave a long-lived object behind as garbage for every delivered message.
-    const stored = m.delivery;
-    stored.state = delivery.state;
-    stored.peerMessageId = delivery.peerMessageId;
-    stored.attempts = delivery.attempts;
-    stored.nextAttemptAt = delivery.nextAttemptAt;
-    stored.error = delivery.error;
+    const was = m.state === 'pending';
+    m.state = delivery.state;
+    m.peerMessageId = delivery.peerMessageId;
+    m.attempts = delivery.attempts;
+    m.nextAttemptAt = delivery.nextAttemptAt;
+    m.error = delivery.error;
     const now = delivery.state === 'pending';
     if (now && !was) this.pendingAdded(chatId, seq);
     else if (was && !now) {
@@ -330,7 +328,7 @@ class MemoryStorage implements Storage {
       if (index.count === 0) index.from = list!.length + 1;
       // Delivered in order: the lower bound walks past what is settled.
       else
-        while (index.from <= list!.length && list![index.from - 1]!.delivery.state !== 'pending')
+        while (index.from <= list!.length && list![index.from - 1]!.state !== 'pending')
           index.from++;
     }
   }
@@ -346,16 +344,16 @@ class MemoryStorage implements Storage {
 
   async listPendingDeliveries(options: { limit?: number } = {}): Promise<Message[]> {
     this.check();
-    const out: Message[] = [];
+    const out: StoredMessage[] = [];
     for (const [chatId, index] of this.pending) {
       if (index.count === 0) continue;
       const list = this.messages.get(chatId) ?? [];
       for (let i = index.from - 1; i < list.length; i++) {
-        if (list[i]!.delivery.state === 'pending') out.push(list[i]!);
+        if (list[i]!.state === 'pending') out.push(list[i]!);
       }
     }
     out.sort((a, b) => cmp(a.chatId, b.chatId) || a.seq - b.seq);
-    return (options.limit === undefined ? out : out.slice(0, options.limit)).map(copyMessage);
+    return (options.limit === undefined ? out : out.slice(0, options.limit)).map(fromStored);
   }
 
   // ---- offers
