@@ -22,9 +22,9 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -143,14 +143,26 @@ async function childRecover(file, verify = 'verify') {
   process.exit(0); // no close: measure opening only, leave the files as they are
 }
 
-/** Appends `count` more messages, then says so and waits to be SIGKILLed (journal left unfolded). */
-async function childAppendThenHang(file, start, count) {
+/**
+ * Appends `count` more messages, then says so and waits to be SIGKILLed (journal left
+ * unfolded). `journalMaxRecords` above `count` keeps a snapshot from folding them.
+ */
+async function childAppendThenHang(file, start, count, journalMaxRecords) {
   const createSqliteStorage = await loadStore();
-  const storage = createSqliteStorage({ file });
+  const storage = createSqliteStorage({ file, journalMaxRecords: Number(journalMaxRecords) });
   await storage.init();
   await appendMany(storage, Number(start), Number(count), 'extra');
   process.stdout.write('done\n');
   setInterval(() => {}, 60_000);
+}
+
+/** Opens and closes the database, folding whatever journal it has into the snapshot. */
+async function childFold(file) {
+  const createSqliteStorage = await loadStore();
+  const storage = createSqliteStorage({ file });
+  await storage.init();
+  await storage.close();
+  process.exit(0);
 }
 
 function runChild(childArgs, { killOn } = {}) {
@@ -304,17 +316,27 @@ async function recovery(dir, size) {
   const fileBytes = statSync(file).size;
   const clean = JSON.parse(await runChild(['recover', file]));
   const cleanNoVerify = JSON.parse(await runChild(['recover', file, 'no-verify']));
-  // Worst case: a crash just before the next snapshot, so start-up replays a full journal.
-  const journalOps = 49_000; // just under the default journalMaxRecords (50 000)
-  await runChild(['append-then-hang', file, String(size), String(journalOps)], { killOn: 'done' });
-  const crashed = JSON.parse(await runChild(['recover', file]));
+  // Worst case: a crash just before the next snapshot, so start-up replays a full journal:
+  // just under the default journalMaxRecords (25 000), and, for comparison with the figures
+  // measured under the former default (50 000), 49 000 operations.
+  const crashedAfter = async (journalOps, start) => {
+    await runChild(['fold', file]);
+    await runChild(
+      ['append-then-hang', file, String(start), String(journalOps), String(journalOps + 1000)],
+      { killOn: 'done' },
+    );
+    return { ...JSON.parse(await runChild(['recover', file])), journalOps };
+  };
+  const crashed = await crashedAfter(24_000, size);
+  const crashedFormerDefault = await crashedAfter(49_000, size + 24_000);
   return {
     size,
     buildSeconds,
     fileBytes,
     clean,
     cleanNoVerify,
-    crashed: { ...crashed, journalOps },
+    crashed,
+    crashedFormerDefault,
   };
 }
 
@@ -346,18 +368,43 @@ async function pauses(file, startAt, { retention = false } = {}) {
   for (let i = 0; i < deleted; i++) await storage.deleteChat(`chat-${i}`);
   const bytesBefore = storage.stats().databaseBytes;
   const stalls = [];
+  // Where each stall went, from the main thread's /proc schedstat (Linux): time it ran
+  // (our own work, GC included), time it sat runnable waiting for a CPU (contention), and
+  // the rest: asleep or blocked (waiting on GC helper threads, page faults, locks).
+  const schedPath = `/proc/self/task/${process.pid}/schedstat`;
+  const sched = () => {
+    try {
+      return readFileSync(schedPath, 'utf8').split(' ').map(Number);
+    } catch {
+      return null;
+    }
+  };
+  const gcs = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ start: e.startTime, ms: e.duration });
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   let last = performance.now();
+  let lastSched = sched();
   const timer = setInterval(() => {
     const now = performance.now();
     const stall = now - last - 5;
-    if (stall > 2)
+    const nowSched = sched();
+    if (stall > 2) {
+      const ranMs = nowSched && lastSched ? (nowSched[0] - lastSched[0]) / 1e6 : null;
+      const runQueueMs = nowSched && lastSched ? (nowSched[1] - lastSched[1]) / 1e6 : null;
       stalls.push({
         at: now,
         ms: stall,
         inSnapshot: open !== null,
         databaseBytes: storage.stats().databaseBytes,
+        ranMs,
+        runQueueMs,
+        from: last,
       });
+    }
     last = now;
+    lastSched = nowSched;
   }, 5);
   const acks = [];
   const started = performance.now();
@@ -372,6 +419,7 @@ async function pauses(file, startAt, { retention = false } = {}) {
   const bytesAfter = storage.stats().databaseBytes;
   const seconds = (performance.now() - started) / 1000;
   clearInterval(timer);
+  gcObserver.disconnect();
   await storage.close();
   const inWindow = (t) => windows.some((w) => t >= w.start && t <= w.end);
   const max = (list) => list.reduce((a, b) => Math.max(a, b), 0);
@@ -405,7 +453,15 @@ async function pauses(file, startAt, { retention = false } = {}) {
         ms: round(s.ms),
         inSnapshot: s.inSnapshot,
         databaseMB: round(s.databaseBytes / 1e6),
+        ranMs: s.ranMs === null ? null : round(s.ranMs),
+        runQueueMs: s.runQueueMs === null ? null : round(s.runQueueMs),
+        gcMs: round(
+          gcs
+            .filter((g) => g.start + g.ms >= s.from && g.start <= s.at)
+            .reduce((sum, g) => sum + g.ms, 0),
+        ),
       })),
+    loadAverage: loadavg()[0],
     mainThreadExportWouldBlockMs: round(exportMs),
     exportedBytes: exported.length,
   };
@@ -468,5 +524,6 @@ async function main() {
 
 if (mode === 'bundle') await bundle();
 else if (mode === 'recover') await childRecover(args[0], args[1]);
-else if (mode === 'append-then-hang') await childAppendThenHang(args[0], args[1], args[2]);
+else if (mode === 'append-then-hang') await childAppendThenHang(args[0], args[1], args[2], args[3]);
+else if (mode === 'fold') await childFold(args[0]);
 else await main();

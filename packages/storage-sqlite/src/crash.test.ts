@@ -35,6 +35,19 @@ function startChild(args: string[]): ChildProcess {
   return child;
 }
 
+describe('process lifetime', () => {
+  it('a process that has written snapshots ends by itself once the storage is closed', async () => {
+    const dir = await tempDir();
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const child = startChild(['fold', join(dir, 'ca-chat.db'), '20']);
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(out).toContain('closed');
+    expect(code).toBe(0);
+  });
+});
+
 interface Round {
   acks: Map<number, string>;
   killedDuringSnapshot: boolean;

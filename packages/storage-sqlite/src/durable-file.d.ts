@@ -10,4 +10,5 @@ export declare function replaceFileDurably(
   path: string,
   tempPath: string,
   bytes: Uint8Array,
+  beforeRename?: () => void,
 ): Promise<void>;

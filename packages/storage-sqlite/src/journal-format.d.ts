@@ -7,6 +7,8 @@ export type RecordedStatement = [sql: string, params: SqlParam[]];
 export type RecordedOp = RecordedStatement[];
 
 export declare const FRAME_HEADER_BYTES: number;
+export declare const REPLAY_OPS_PER_COMMIT: number;
+export declare const REPLAY_CACHE_KIB: number;
 
 export declare function encodeFrame(ops: RecordedOp[]): Buffer;
 

@@ -12,6 +12,15 @@
 import { crc32 } from 'node:zlib';
 
 export const FRAME_HEADER_BYTES = 12;
+
+// Replay (start-up and the snapshot process) commits every this many operations, with this
+// page cache (KiB) meanwhile, so a page is written to the in-memory file once per
+// transaction instead of once per frame, and a transaction's dirty pages fit the cache
+// (spilling is very slow under EXCLUSIVE locking). Of the settings tried at 1M messages
+// with 49 000 journaled operations (1 000 / 10 000 / 50 000 operations, 16 / 64 / 128 MiB),
+// this one cost the least CPU: 1.49 s to open, against 1.75 s committing every frame.
+export const REPLAY_OPS_PER_COMMIT = 10_000;
+export const REPLAY_CACHE_KIB = 64 * 1024;
 const FORMAT_VERSION = 1;
 
 /** Encodes committed operations (each a list of [sql, params]) into one frame. */
@@ -50,19 +59,36 @@ function validFrameAt(bytes, offset) {
   return crc32(bytes.subarray(offset + FRAME_HEADER_BYTES, end)) === bytes.readUInt32LE(offset + 4);
 }
 
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** Whether every byte from `offset` to the end is zero (compared a chunk at a time). */
+function isZeroFrom(bytes, offset) {
+  for (let at = offset; at < bytes.length; at += ZEROS.length) {
+    const chunk = bytes.subarray(at, Math.min(bytes.length, at + ZEROS.length));
+    if (!chunk.equals(ZEROS.subarray(0, chunk.length))) return false;
+  }
+  return true;
+}
+
 /**
  * Splits a segment into frame payloads. Stops at the first bad frame and says why:
  * `torn` when no valid frame follows it (a write cut short by a crash: its records were
  * never acknowledged, since acknowledgement waits for fsync), `corrupt` when a valid frame
  * does follow (damage in the middle: acknowledged data would be lost, so refuse).
  * Each frame is written by one write() and the next write starts only after fsync, so a
- * crash can only damage the last frame.
+ * crash can only damage the last frame. Zeros from a frame boundary to the end are unused
+ * preallocated space: `clean`.
  */
 export function scanFrames(bytes) {
   const payloads = [];
   let offset = 0;
   while (offset < bytes.length) {
     if (!validFrameAt(bytes, offset)) {
+      // The journal writer zero-fills space ahead of its writes (so each write overwrites
+      // allocated blocks and its sync needs no metadata commit): zeros to the end are
+      // space not used yet, not damage.
+      if (isZeroFrom(bytes, offset))
+        return { payloads, validBytes: offset, tail: 'clean', badOffset: null };
       let next = offset + 1;
       // Probing every later offset is affordable (see validFrameAt) and only happens when
       // something is already wrong.

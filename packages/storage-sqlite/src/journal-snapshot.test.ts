@@ -1,13 +1,22 @@
+import { fork } from 'node:child_process';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scanFrames } from './journal-format.js';
+import { encodeFrame, scanFrames } from './journal-format.js';
 import { segmentPath } from './journal-files.js';
-import { SCHEMA_VERSION } from './schema.js';
-import { loadSqlJs } from './sql-js.js';
+import { META_SNAPSHOT_SEGMENT, SCHEMA_VERSION } from './schema.js';
+import { loadSqlJs, SQL_WASM_PATH } from './sql-js.js';
 import { createSqliteStorage, type SqliteStorage } from './sqlite-storage.js';
-import { chat, crashCopy, message, recordingLogger, tempDir } from './test-support/helpers.js';
+import {
+  chat,
+  crashCopy,
+  hashFolder,
+  message,
+  recordingLogger,
+  tempDir,
+} from './test-support/helpers.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -42,6 +51,17 @@ describe('journal', () => {
     await storage.appendMessage(message('c1', 'durable hello'));
     const frames = await framesOf(segmentPath(file, 1));
     expect(JSON.stringify(frames.at(-1))).toContain('durable hello');
+  });
+
+  it('the segment is zero-filled ahead of the writes, and that space reads back as unused, not as damage', async () => {
+    const { storage, file } = await openStore();
+    await storage.createChat(chat('c1'));
+    await storage.appendMessage(message('c1', 'hello'));
+    const bytes = await readFile(segmentPath(file, 1));
+    const scan = scanFrames(bytes);
+    expect(bytes.length).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+    expect(scan.validBytes).toBeLessThan(bytes.length);
+    expect(scan.tail).toBe('clean');
   });
 
   it('writes issued in the same tick share one frame (one write, one fsync)', async () => {
@@ -80,6 +100,29 @@ describe('journal', () => {
   });
 });
 
+describe('frame scanning', () => {
+  const frame = (value: string): Buffer =>
+    encodeFrame([[['INSERT INTO kv VALUES (?, ?, ?)', ['ns', value, '1']]]]);
+
+  it('zeros after the last frame are unused space: clean', () => {
+    const scan = scanFrames(Buffer.concat([frame('a'), frame('b'), Buffer.alloc(100_000)]));
+    expect(scan).toMatchObject({ tail: 'clean', payloads: [expect.anything(), expect.anything()] });
+  });
+
+  it('a frame cut short inside the zero-filled space is a torn tail', () => {
+    const whole = frame('a');
+    const scan = scanFrames(
+      Buffer.concat([whole, frame('b').subarray(0, 20), Buffer.alloc(100_000)]),
+    );
+    expect(scan).toMatchObject({ tail: 'torn', validBytes: whole.length });
+  });
+
+  it('zeros in the middle, followed by a valid frame, are damage', () => {
+    const scan = scanFrames(Buffer.concat([frame('a'), Buffer.alloc(64), frame('b')]));
+    expect(scan.tail).toBe('corrupt');
+  });
+});
+
 describe('snapshots', () => {
   it('a worker folds the journal into a snapshot once it passes journalMaxRecords, and removes the folded segments', async () => {
     const log = recordingLogger();
@@ -93,6 +136,58 @@ describe('snapshots', () => {
     for (let n = 1; n <= through; n++)
       expect(names).not.toContain(segmentPath(file, n).split('/').pop());
     expect(log.entries.filter((e) => e.level === 'error')).toEqual([]);
+  });
+
+  it('a snapshot is written by a separate process at the lowest CPU priority, and the real SQLite library finds it intact', async () => {
+    const log = recordingLogger();
+    const { storage, file } = await openStore({ journalMaxRecords: 30, logger: log.logger });
+    const written = log.next('snapshot written');
+    await storage.createChat(chat('c1'));
+    for (let i = 0; i < 40; i++) await storage.appendMessage(message('c1', `m${i}`));
+    const entry = await written;
+    expect(entry.obj.pid).not.toBe(process.pid);
+    if (process.platform === 'linux') expect(entry.obj.priority).toBe(19);
+    const real = new Database(file, { readonly: true });
+    cleanup.push(async () => {
+      real.close();
+    });
+    expect(real.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(
+      (real.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n,
+    ).toBeGreaterThan(0);
+  });
+
+  it('a snapshot process ends when its storage process goes away, and replaces nothing', async () => {
+    const { storage, dir, file } = await openStore();
+    await storage.createChat(chat('c1'));
+    await storage.appendMessage(message('c1', 'kept'));
+    await storage.close();
+    const snapshot = new Database(file, { readonly: true });
+    const base = Number(
+      (
+        snapshot
+          .prepare('SELECT value FROM ca_chat_meta WHERE key = ?')
+          .get(META_SNAPSHOT_SEGMENT) as { value: string }
+      ).value,
+    );
+    snapshot.close();
+    const before = (await hashFolder(dir))['ca-chat.db'];
+    const child = fork(fileURLToPath(new URL('./snapshot-worker.js', import.meta.url)), [], {
+      execArgv: [],
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    child.send({
+      file,
+      wasmPath: SQL_WASM_PATH,
+      baseSegment: base,
+      throughSegment: base,
+      segments: [],
+      metaKey: META_SNAPSHOT_SEGMENT,
+    });
+    child.disconnect(); // as a crash of the storage process would
+    expect(await exited).toBe(1);
+    expect((await hashFolder(dir))['ca-chat.db']).toBe(before);
   });
 
   it('the snapshot on disk opens in a fresh sql.js database and in the real SQLite library, with the rows in it', async () => {

@@ -1,9 +1,25 @@
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CaChatError } from '@ca-chat/core';
 import { fsyncDirectory, writeFully } from './durable-file.js';
 import { encodeFrame, type RecordedOp } from './journal-format.js';
 import { segmentPath } from './journal-files.js';
+
+/**
+ * Journal space is zero-filled this far ahead of the writes. A write that lands on blocks
+ * already written and synced changes no file metadata, so its sync is a plain data flush
+ * instead of an ext4 journal commit: about 0.2 ms instead of 0.4–0.6 ms per frame here.
+ */
+const PREALLOCATE_BYTES = 4 * 1024 * 1024;
+let zeros: Buffer | undefined;
+/**
+ * With O_DSYNC each write returns once its data is on disk: one system call (one trip to
+ * libuv's thread pool) per frame instead of write + fdatasync. 0 where the platform lacks
+ * it (Windows), and then fdatasync follows each write.
+ */
+const O_DSYNC: number = constants.O_DSYNC ?? 0;
+const NEW_SEGMENT_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | O_DSYNC;
 
 /** Operations that committed in memory together and become durable together. */
 interface Batch {
@@ -51,6 +67,8 @@ export class JournalWriter {
   private handle: FileHandle | null = null;
   private segmentNo: number;
   private offset: number;
+  /** Where the zero-filled (preallocated) part of the current segment ends. */
+  private allocated = 0;
   private open: Batch = newBatch();
   private latest: Batch | null = null;
   private running = false;
@@ -70,13 +88,14 @@ export class JournalWriter {
     const path = segmentPath(this.options.file, this.segmentNo);
     let handle: FileHandle;
     try {
-      handle = await open(path, 'r+');
+      handle = await open(path, constants.O_RDWR | O_DSYNC);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      handle = await open(path, 'wx');
+      handle = await open(path, NEW_SEGMENT_FLAGS);
       await fsyncDirectory(dirname(path));
     }
     this.handle = handle;
+    this.allocated = (await handle.stat()).size;
   }
 
   get segment(): number {
@@ -132,7 +151,28 @@ export class JournalWriter {
     this.closed = true;
     const handle = this.handle;
     this.handle = null;
-    await handle?.close();
+    if (handle) await this.release(handle, this.offset);
+  }
+
+  /**
+   * Closes a segment, giving back its unused preallocated space. Never fails: a segment
+   * that keeps its zeros loses nothing (they read back as unused space), so neither a lost
+   * cut (it is not synced) nor a failed one matters. After a journal failure the segment
+   * is left exactly as it is on disk.
+   */
+  private async release(handle: FileHandle, validBytes: number): Promise<void> {
+    if (!this.failure) await handle.truncate(validBytes).catch(() => undefined);
+    await handle.close().catch(() => undefined);
+  }
+
+  /** Zero-fills (and syncs) the segment so that `end` bytes fit in written blocks. */
+  private async preallocate(handle: FileHandle, end: number): Promise<void> {
+    zeros ??= Buffer.alloc(PREALLOCATE_BYTES);
+    while (this.allocated < end) {
+      await writeFully(handle, zeros, this.allocated);
+      if (O_DSYNC === 0) await handle.datasync();
+      this.allocated += zeros.length;
+    }
   }
 
   private kick(): void {
@@ -169,8 +209,9 @@ export class JournalWriter {
       const frame = encodeFrame(batch.ops);
       const handle = this.handle;
       if (!handle) throw new Error('journal is not open');
+      await this.preallocate(handle, this.offset + frame.length);
       await writeFully(handle, frame, this.offset);
-      await handle.datasync();
+      if (O_DSYNC === 0) await handle.datasync();
       this.offset += frame.length;
       batch.settled = true;
       batch.resolve();
@@ -195,13 +236,15 @@ export class JournalWriter {
     try {
       // Open the next segment before letting go of the current one: if that fails, writing
       // simply carries on where it was.
-      const next = await open(nextPath, 'wx');
+      const next = await open(nextPath, NEW_SEGMENT_FLAGS);
       await fsyncDirectory(dirname(nextPath));
       const previous = this.handle;
+      const previousBytes = this.offset;
       this.handle = next;
       this.segmentNo = closed + 1;
       this.offset = 0;
-      await previous?.close();
+      this.allocated = 0;
+      if (previous) await this.release(previous, previousBytes);
       for (const waiter of waiting) waiter.resolve(closed);
     } catch (error) {
       for (const waiter of waiting) waiter.reject(error as Error);

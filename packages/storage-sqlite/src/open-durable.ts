@@ -1,3 +1,4 @@
+import { constants as bufferConstants } from 'node:buffer';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '@ca-chat/core';
@@ -5,7 +6,7 @@ import { lockPath } from './journal-files.js';
 import { JournalWriter } from './journal-writer.js';
 import { acquireLock } from './lock-file.js';
 import { recover } from './recovery.js';
-import { Snapshotter } from './snapshotter.js';
+import { SnapshotProcess, Snapshotter } from './snapshotter.js';
 import type { SqlDatabase } from './sql-database.js';
 import { loadSqlJs } from './sql-js.js';
 
@@ -20,9 +21,23 @@ export interface OpenDurableOptions {
   file: string;
   logger: Logger;
   verify: boolean;
+  maxDatabaseBytes: number;
   journalMaxBytes: number;
   journalMaxRecords: number;
   snapshotTimeoutMs: number;
+}
+
+/**
+ * How big the in-memory file may grow without being copied (see file-room.js): a quarter
+ * more than the larger of the limit and the file, since free pages and `maxDatabaseBytes`'s
+ * slack (it stops inserts, not updates) make the file somewhat bigger than the data. Only
+ * what is written takes memory, so generous room costs address space alone.
+ */
+function roomFor(fileBytes: number, maxDatabaseBytes: number): number {
+  return Math.min(
+    bufferConstants.MAX_LENGTH,
+    Math.ceil(Math.max(maxDatabaseBytes, fileBytes) * 1.25),
+  );
 }
 
 /**
@@ -36,8 +51,15 @@ export async function openDurable(options: OpenDurableOptions): Promise<DurableP
   const releaseLock = await acquireLock(lockPath(file), file);
   let sql: SqlDatabase | null = null;
   let journal: JournalWriter | null = null;
+  // Before the database is loaded: forking is cheap only while this process is small.
+  const snapshotProcess = new SnapshotProcess(logger);
   try {
-    const recovered = await recover(await loadSqlJs(), file, { verify: options.verify, logger });
+    snapshotProcess.start();
+    const recovered = await recover(await loadSqlJs(), file, {
+      verify: options.verify,
+      logger,
+      roomBytes: (fileBytes) => roomFor(fileBytes, options.maxDatabaseBytes),
+    });
     sql = recovered.sql;
     await recovered.tidy();
     let snapshotter: Snapshotter | null = null;
@@ -57,11 +79,13 @@ export async function openDurable(options: OpenDurableOptions): Promise<DurableP
       journalMaxBytes: options.journalMaxBytes,
       journalMaxRecords: options.journalMaxRecords,
       snapshotTimeoutMs: options.snapshotTimeoutMs,
+      process: snapshotProcess,
       pendingBytes: recovered.pendingBytes,
       pendingOps: recovered.pendingOps,
     });
     return { sql, journal, snapshotter, releaseLock };
   } catch (error) {
+    await snapshotProcess.stop();
     await journal?.close().catch(() => undefined);
     sql?.close();
     await releaseLock();

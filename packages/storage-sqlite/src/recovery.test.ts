@@ -104,7 +104,24 @@ describe('start-up recovery', () => {
 
   it('ignores a torn last frame and cuts it away', async () => {
     const { dir, lastSegment } = await crashedFolder(2, 3);
-    const whole = (await stat(lastSegment)).size;
+    const bytes = await readFile(lastSegment);
+    const whole = scanFrames(bytes).validBytes;
+    // Cut short where the next frame would go: in the zero-filled space ahead of the writes.
+    const torn = encodeFrame([[['INSERT INTO kv VALUES (?, ?, ?)', ['ns', 'torn', '1']]]]);
+    const withTorn = Buffer.alloc(Math.max(bytes.length, whole + torn.length));
+    bytes.copy(withTorn);
+    torn.subarray(0, 20).copy(withTorn, whole);
+    await writeFile(lastSegment, withTorn);
+    const storage = await open(dir);
+    expect(await storage.lastSeq('c1')).toBe(5);
+    expect(await storage.kvGet('ns', 'torn')).toBeNull();
+    expect((await stat(lastSegment)).size).toBe(whole);
+  });
+
+  it('ignores a torn last frame at the very end of the file', async () => {
+    const { dir, lastSegment } = await crashedFolder(2, 3);
+    const whole = scanFrames(await readFile(lastSegment)).validBytes;
+    await truncate(lastSegment, whole);
     await appendFile(
       lastSegment,
       encodeFrame([[['INSERT INTO kv VALUES (?, ?, ?)', ['ns', 'torn', '1']]]]).subarray(0, 20),
@@ -112,17 +129,25 @@ describe('start-up recovery', () => {
     const storage = await open(dir);
     expect(await storage.lastSeq('c1')).toBe(5);
     expect(await storage.kvGet('ns', 'torn')).toBeNull();
-    expect((await stat(lastSegment)).size).toBe(whole);
   });
 
   it('ignores a last frame whose payload checksum fails', async () => {
     const { dir, lastSegment } = await crashedFolder(2, 3);
     const bytes = await readFile(lastSegment);
-    const frames = scanFrames(bytes).payloads;
-    flipBits(bytes, bytes.length - 2, 0xff); // inside the last frame's payload
+    const { payloads: frames, validBytes } = scanFrames(bytes);
+    flipBits(bytes, validBytes - 2, 0xff); // inside the last frame's payload
     await writeFile(lastSegment, bytes);
     const storage = await open(dir);
     expect(await storage.lastSeq('c1')).toBe(2 + frames.length - 1);
+  });
+
+  it("removes half-written snapshots left by a crash (its own and a snapshot process's) at start-up", async () => {
+    const { dir } = await crashedFolder(2, 3);
+    await writeFile(join(dir, 'ca-chat.db.snapshot-tmp'), 'half');
+    await writeFile(join(dir, 'ca-chat.db.snapshot-tmp-4242'), 'half');
+    const storage = await open(dir);
+    expect(await storage.lastSeq('c1')).toBe(5);
+    expect((await readdir(dir)).filter((name) => name.includes('snapshot-tmp'))).toEqual([]);
   });
 
   it('ignores a zero-filled tail (a file extended but never written)', async () => {

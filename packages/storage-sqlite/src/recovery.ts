@@ -3,8 +3,14 @@ import { dirname } from 'node:path';
 import { CaChatError, type Logger } from '@ca-chat/core';
 import type { SqlJsStatic, Statement } from 'sql.js';
 import { fsyncDirectory } from './durable-file.js';
-import { listSegments, segmentPath, snapshotTempPath } from './journal-files.js';
-import { replayFrame, scanFrames } from './journal-format.js';
+import { openWithRoom, readIntoRoom } from './file-room.js';
+import { listSegments, listSnapshotTemps, segmentPath } from './journal-files.js';
+import {
+  REPLAY_CACHE_KIB,
+  REPLAY_OPS_PER_COMMIT,
+  replayFrame,
+  scanFrames,
+} from './journal-format.js';
 import { META_SNAPSHOT_SEGMENT, SCHEMA_VERSION } from './schema.js';
 import { SqlDatabase } from './sql-database.js';
 
@@ -26,16 +32,18 @@ const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 /**
  * Settings for a database living in sql.js memory: durability is the journal's job.
  * EXCLUSIVE locking matters most (about 4x per write): otherwise SQLite probes the
- * in-memory file system for a hot journal at the start of every transaction. The worker
- * uses the same settings (snapshot-worker.js).
+ * in-memory file system for a hot journal at the start of every transaction. The snapshot
+ * process uses the same settings (snapshot-worker.js).
  */
 export function configureConnection(sql: SqlDatabase): void {
   sql.exec('PRAGMA locking_mode = EXCLUSIVE');
   sql.exec('PRAGMA journal_mode = MEMORY');
   sql.exec('PRAGMA synchronous = OFF');
   // Room for a whole tick's dirty pages (see SqlDatabase.transact), so they never spill.
-  sql.exec('PRAGMA cache_size = -16384');
+  sql.exec(`PRAGMA cache_size = -${CACHE_KIB}`);
 }
+
+const CACHE_KIB = 16 * 1024;
 
 function corrupt(message: string, cause?: unknown): CaChatError {
   return new CaChatError('corrupt_data', message, cause === undefined ? {} : { cause });
@@ -49,20 +57,12 @@ function tooNew(file: string, version: number): CaChatError {
   );
 }
 
-async function readIfExists(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
-
 /** Loads and checks the snapshot; refuses (without touching it) anything it can't trust. */
 function loadSnapshot(
   SQL: SqlJsStatic,
   file: string,
   bytes: Buffer | null,
+  room: Uint8Array | null,
   verify: boolean,
 ): { sql: SqlDatabase; segment: number } {
   if (bytes !== null && (bytes.length < 100 || !bytes.subarray(0, 16).equals(SQLITE_MAGIC))) {
@@ -70,7 +70,8 @@ function loadSnapshot(
   }
   let sql: SqlDatabase;
   try {
-    sql = new SqlDatabase(new SQL.Database(bytes));
+    const opened = openWithRoom(SQL, bytes, room);
+    sql = new SqlDatabase(opened.db, opened.file);
   } catch (error) {
     throw corrupt(`${file} cannot be opened`, error);
   }
@@ -107,13 +108,20 @@ function loadSnapshot(
 export async function recover(
   SQL: SqlJsStatic,
   file: string,
-  options: { verify: boolean; logger: Logger },
+  options: {
+    verify: boolean;
+    logger: Logger;
+    /** How big the in-memory file may grow without a copy, given the snapshot's size. */
+    roomBytes: (fileBytes: number) => number;
+  },
 ): Promise<RecoveredState> {
   const started = Date.now();
+  const snapshot = await readIntoRoom(file, options.roomBytes);
   const { sql, segment: snapshotSegment } = loadSnapshot(
     SQL,
     file,
-    await readIfExists(file),
+    snapshot.image,
+    snapshot.room,
     options.verify,
   );
   const statements = new Map<string, Statement>();
@@ -131,6 +139,11 @@ export async function recover(
     let pendingBytes = 0;
     let pendingOps = 0;
     let tornTail: { path: string; validBytes: number } | null = null;
+    // Replayed in big transactions, with a page cache big enough that their dirty pages
+    // never spill: each page is then written to the in-memory file once per transaction
+    // instead of once per frame (most frames touch the same few thousand pages).
+    let opsInTransaction = 0;
+    if (live.length > 0) sql.exec(`PRAGMA cache_size = -${REPLAY_CACHE_KIB}`);
     for (const [i, n] of live.entries()) {
       const path = segmentPath(file, n);
       const bytes = await readFile(path);
@@ -143,18 +156,23 @@ export async function recover(
       }
       if (scan.tail === 'torn') tornTail = { path, validBytes: scan.validBytes };
       try {
-        // One transaction per frame: a transaction whose dirty pages outgrow the page
-        // cache makes SQLite spill, which is very slow under EXCLUSIVE locking.
         for (const payload of scan.payloads) {
-          sql.exec('BEGIN');
-          pendingOps += replayFrame(sql.db, payload, statements);
-          sql.exec('COMMIT');
+          if (opsInTransaction === 0) sql.exec('BEGIN');
+          const ops = replayFrame(sql.db, payload, statements);
+          pendingOps += ops;
+          opsInTransaction += ops;
+          if (opsInTransaction >= REPLAY_OPS_PER_COMMIT) {
+            sql.exec('COMMIT');
+            opsInTransaction = 0;
+          }
         }
+        if (opsInTransaction > 0 && i === live.length - 1) sql.exec('COMMIT');
       } catch (error) {
         throw corrupt(`journal segment ${path} does not replay`, error);
       }
       pendingBytes += scan.validBytes;
     }
+    if (live.length > 0) sql.exec(`PRAGMA cache_size = -${CACHE_KIB}`);
     const version = sql.userVersion();
     if (version > SCHEMA_VERSION) throw tooNew(file, version);
     for (const statement of statements.values()) statement.free();
@@ -186,7 +204,9 @@ export async function recover(
         );
       }
       for (const n of folded) await unlink(segmentPath(file, n)).catch(() => undefined);
-      await unlink(snapshotTempPath(file)).catch(() => undefined);
+      // A snapshot process orphaned by a crash may still be writing its file: unlinked
+      // here, its rename then fails and it gives up (snapshot-worker.js).
+      for (const temp of await listSnapshotTemps(file)) await unlink(temp).catch(() => undefined);
       await fsyncDirectory(dirname(file));
     };
     const nextSegment = Math.max(snapshotSegment, live[live.length - 1] ?? 0) + 1;

@@ -1,6 +1,7 @@
 import { stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { CaChatError, type Logger } from '@ca-chat/core';
 import { fsyncDirectory, replaceFileDurably } from './durable-file.js';
 import { segmentPath, snapshotTempPath } from './journal-files.js';
@@ -17,7 +18,9 @@ export interface SnapshotterOptions {
   baseSegment: number;
   journalMaxBytes: number;
   journalMaxRecords: number;
-  /** A worker snapshot taking longer is abandoned (the journal is kept). */
+  /** Where snapshots are written (started before the database was loaded). */
+  process: SnapshotProcess;
+  /** A snapshot process taking longer is killed (the journal is kept). */
   snapshotTimeoutMs: number;
   /** Journal already waiting to be folded (replayed at start-up). */
   pendingBytes: number;
@@ -27,16 +30,126 @@ export interface SnapshotterOptions {
 interface JobResult {
   bytes: number;
   ops: number;
+  /** The snapshot process and its CPU priority (nice value), for the log. */
+  pid: number;
+  priority: number;
 }
 
 // Found beside this module: src/snapshot-worker.js under vitest, dist/snapshot-worker.js
 // once built (tsup's shims give the CJS build an import.meta.url too).
 const WORKER_URL = new URL('./snapshot-worker.js', import.meta.url);
+/** What a failed snapshot process printed, kept for the error (the tail of it). */
+const STDERR_KEPT_BYTES = 4096;
 
 /**
- * Decides when to fold the journal into a new snapshot and has a worker thread do it.
+ * The low-priority process that writes snapshots, started when the storage opens and used
+ * for every snapshot. Started early on purpose: fork() copies the parent's page tables, so
+ * forking a process that holds a database of hundreds of MB blocks the writers' thread for
+ * tens of ms (78 ms measured at 300 MB); at open it costs a few. It is started again
+ * (lazily) only after a failure or a timeout killed it.
+ */
+export class SnapshotProcess {
+  private child: ChildProcess | null = null;
+  private nextJobId = 1;
+  private readonly jobs = new Map<
+    number,
+    { resolve: (result: JobResult) => void; reject: (error: Error) => void }
+  >();
+  private stderr = '';
+
+  constructor(private readonly logger: Logger) {}
+
+  /** Forks the process now (while this one is small) unless it runs already. */
+  start(): ChildProcess {
+    if (this.child) return this.child;
+    const child = fork(fileURLToPath(WORKER_URL), [], {
+      // Not the parent's flags (loaders, --inspect, profilers): a plain Node process.
+      execArgv: [],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    this.child = child;
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString('utf8')).slice(-STDERR_KEPT_BYTES);
+    });
+    child.on('message', (message: { id: number; ok: boolean; message?: string } & JobResult) => {
+      const job = this.jobs.get(message.id);
+      if (!job) return;
+      this.jobs.delete(message.id);
+      this.idleIfDone(child);
+      if (message.ok)
+        job.resolve({
+          bytes: message.bytes,
+          ops: message.ops,
+          pid: message.pid,
+          priority: message.priority,
+        });
+      else
+        job.reject(
+          new CaChatError('storage_error', `snapshot process: ${message.message ?? 'failed'}`),
+        );
+    });
+    child.on('error', (error) => this.logger.error({ err: error }, 'snapshot process error'));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = null;
+      const error = new CaChatError(
+        'storage_error',
+        `snapshot process exited with ${signal ?? `code ${code}`}`,
+        { details: { stderr: this.stderr.trim() } },
+      );
+      for (const job of this.jobs.values()) job.reject(error);
+      this.jobs.clear();
+    });
+    this.idleIfDone(child);
+    return child;
+  }
+
+  /** An idle snapshot process must not keep the storage's process alive. */
+  private idleIfDone(child: ChildProcess): void {
+    if (this.jobs.size > 0) return;
+    child.unref();
+    child.channel?.unref();
+  }
+
+  run(job: Record<string, unknown>, timeoutMs: number): Promise<JobResult> {
+    const child = this.start();
+    const id = this.nextJobId++;
+    // Kept alive while a snapshot is being written.
+    child.ref();
+    child.channel?.ref();
+    // A stuck snapshot must not block snapshots (or close) forever: kill it; the journal
+    // segments are kept and the next snapshot (in a new process) folds them.
+    const timer = setTimeout(() => {
+      this.logger.error({ timeoutMs }, 'snapshot timed out');
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    return new Promise<JobResult>((resolve, reject) => {
+      this.jobs.set(id, { resolve, reject });
+      child.send({ ...job, id });
+    }).finally(() => clearTimeout(timer));
+  }
+
+  /** Stops the process (a snapshot it was writing is abandoned; its temp file is removed at the next start). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    this.child = null;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.ref(); // an idle one is unref'd, and its exit must still be awaited
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+}
+
+/**
+ * Decides when to fold the journal into a new snapshot and has a separate, low-priority
+ * process do it. A process, not a worker thread: on a small machine a thread's page faults
+ * and allocations (hundreds of MB per snapshot) contend with the writers' thread inside one
+ * address space (a niced thread holding the process's memory-map lock stalls the main
+ * thread's garbage collector for tens of ms), and its memory is only returned by exiting.
  * The protocol keeps every step crash-safe: rotate the journal (new writes go to a new
- * segment), let the worker build a snapshot from the old snapshot plus the closed segments
+ * segment), let the snapshot process build a snapshot from the old snapshot plus the closed segments
  * and rename it into place (it records the last segment it covers), then delete those
  * segments. A crash at any point leaves a snapshot plus segments that replay to the same
  * state; segments the snapshot already covers are skipped and removed at the next start.
@@ -47,12 +160,6 @@ export class Snapshotter {
   private opsSince: number;
   private running: Promise<void> | null = null;
   private stopped = false;
-  private worker: Worker | null = null;
-  private nextJobId = 1;
-  private readonly jobs = new Map<
-    number,
-    { resolve: (result: JobResult) => void; reject: (error: Error) => void }
-  >();
 
   constructor(private readonly options: SnapshotterOptions) {
     this.base = options.baseSegment;
@@ -108,7 +215,6 @@ export class Snapshotter {
     try {
       const result = await this.runJob({
         file,
-        tempFile: snapshotTempPath(file),
         wasmPath: SQL_WASM_PATH,
         baseSegment: this.base,
         throughSegment: through,
@@ -119,7 +225,15 @@ export class Snapshotter {
       this.base = through;
       await this.removeSegments(previous + 1, through);
       logger.info(
-        { file, through, bytes: result.bytes, ops: result.ops, ms: Date.now() - started },
+        {
+          file,
+          through,
+          bytes: result.bytes,
+          ops: result.ops,
+          ms: Date.now() - started,
+          pid: result.pid,
+          priority: result.priority,
+        },
         'snapshot written',
       );
     } catch (error) {
@@ -131,52 +245,7 @@ export class Snapshotter {
   }
 
   private runJob(job: Record<string, unknown>): Promise<JobResult> {
-    const worker = this.ensureWorker();
-    const id = this.nextJobId++;
-    worker.ref(); // keep the process alive while a snapshot is being written
-    // A stuck worker must not block snapshots (or close) forever: stop it; the journal
-    // segments are kept and the next snapshot folds them.
-    const timer = setTimeout(() => {
-      this.options.logger.error(
-        { file: this.options.file, timeoutMs: this.options.snapshotTimeoutMs },
-        'snapshot timed out',
-      );
-      void worker.terminate();
-    }, this.options.snapshotTimeoutMs);
-    return new Promise<JobResult>((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      worker.postMessage({ ...job, id });
-    }).finally(() => {
-      clearTimeout(timer);
-      if (this.jobs.size === 0) this.worker?.unref();
-    });
-  }
-
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_URL);
-    worker.unref();
-    const failAll = (error: Error): void => {
-      if (this.worker === worker) this.worker = null;
-      for (const job of this.jobs.values()) job.reject(error);
-      this.jobs.clear();
-    };
-    worker.on('message', (message: { id: number; ok: boolean; message?: string } & JobResult) => {
-      const job = this.jobs.get(message.id);
-      if (!job) return;
-      this.jobs.delete(message.id);
-      if (message.ok) job.resolve({ bytes: message.bytes, ops: message.ops });
-      else
-        job.reject(
-          new CaChatError('storage_error', `snapshot worker: ${message.message ?? 'failed'}`),
-        );
-    });
-    worker.on('error', (error) => failAll(error));
-    worker.on('exit', (code) =>
-      failAll(new CaChatError('storage_error', `snapshot worker exited with code ${code}`)),
-    );
-    this.worker = worker;
-    return worker;
+    return this.options.process.run(job, this.options.snapshotTimeoutMs);
   }
 
   private async removeSegments(from: number, through: number): Promise<void> {
@@ -226,9 +295,7 @@ export class Snapshotter {
 
   async stopWorker(): Promise<void> {
     this.stopped = true;
-    const worker = this.worker;
-    this.worker = null;
-    if (worker) await worker.terminate();
+    await this.options.process.stop();
   }
 }
 

@@ -1,10 +1,13 @@
 import type { Database, Statement } from 'sql.js';
+import { pagesInFile } from './file-room.js';
 import type { RecordedOp, SqlParam } from './journal-format.js';
 
 export type SqlRow = (string | number | null)[];
 
 /** Operations sharing one SQLite transaction at most (see transact). */
 const MAX_OPS_PER_COMMIT = 256;
+/** How often (in commits) to look whether the reserved file room is really in use. */
+const ROOM_CHECK_COMMITS = 64;
 
 /** Read access. Everything runs synchronously: nothing can interleave within one call. */
 export interface SqlReader {
@@ -38,8 +41,18 @@ export class SqlDatabase implements SqlReader {
 
   /** Hears about a failed tick commit (out of memory): the database must not be used after it. */
   onCommitFailure: (error: unknown) => void = () => {};
+  /** Hears (once) that sql.js did not keep the reserved file array, so growth copies the file. */
+  onRoomUnused: () => void = () => {};
+  private commitsSinceRoomCheck = 0;
+  private readonly pagesAtOpen: number;
 
-  constructor(readonly db: Database) {}
+  /** `room`: the array holding the database file when it was opened with room (file-room.js). */
+  constructor(
+    readonly db: Database,
+    private room: Uint8Array | null = null,
+  ) {
+    this.pagesAtOpen = room === null ? 0 : pagesInFile(room);
+  }
 
   private prepare(sql: string): Statement {
     let statement = this.statements.get(sql);
@@ -148,6 +161,22 @@ export class SqlDatabase implements SqlReader {
     this.outerOpen = false;
     this.opsInOuter = 0;
     this.prepare('COMMIT').run();
+    if (this.room !== null && ++this.commitsSinceRoomCheck >= ROOM_CHECK_COMMITS) this.checkRoom();
+  }
+
+  /**
+   * Once the file has grown, the reserved array's header must show its new size if sql.js
+   * really writes there. Checked once; if not, growth copies the file again (correct, but
+   * with the pauses the room is there to avoid), which is worth a warning.
+   */
+  private checkRoom(): void {
+    this.commitsSinceRoomCheck = 0;
+    const room = this.room;
+    if (room === null) return;
+    const pages = Number(this.get('PRAGMA page_count')?.[0] ?? 0);
+    if (pages <= this.pagesAtOpen) return;
+    this.room = null;
+    if (pagesInFile(room) !== pages) this.onRoomUnused();
   }
 
   /** Bytes in use: pages minus free pages (deleting frees pages that later writes reuse). */

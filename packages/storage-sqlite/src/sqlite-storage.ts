@@ -39,11 +39,11 @@ export interface SqliteStorageOptions {
   file?: string;
   /** Fold the journal into a new snapshot once it holds this many bytes. Default 64 MiB. */
   journalMaxBytes?: number;
-  /** …or this many operations, whichever comes first (bounds replay at start-up to about 1 s). Default 50 000. */
+  /** …or this many operations, whichever comes first (bounds replay after a crash to about 0.5 s at 1M messages). Default 25 000. */
   journalMaxRecords?: number;
   /** Inserts fail with `storage_full` past this size (warning at 80 %). Default 1 GiB. */
   maxDatabaseBytes?: number;
-  /** A snapshot the worker hasn't finished by then is abandoned (the journal is kept). Default 10 min. */
+  /** A snapshot process not finished by then is killed (the journal is kept). Default 10 min. */
   snapshotTimeoutMs?: number;
   /** Run SQLite's `PRAGMA quick_check` on the snapshot at start-up. Default true. */
   verifyOnOpen?: boolean;
@@ -68,7 +68,8 @@ const MiB = 1024 * 1024;
 /**
  * Creates a Storage on sql.js (SQLite compiled to WebAssembly). With `file` it is durable:
  * every write is journaled and fsync'd before it resolves, and the journal is folded into
- * a real SQLite file (readable with the `sqlite3` shell) by a worker thread. See README.md.
+ * a real SQLite file (readable with the `sqlite3` shell) by a low-priority child process.
+ * See README.md.
  */
 export function createSqliteStorage(options: SqliteStorageOptions = {}): SqliteStorage {
   return new SqliteStorageImpl(options);
@@ -130,8 +131,9 @@ class SqliteStorageImpl implements SqliteStorage {
       file,
       logger: this.logger,
       verify: this.options.verifyOnOpen ?? true,
+      maxDatabaseBytes: this.maxBytes,
       journalMaxBytes: this.options.journalMaxBytes ?? 64 * MiB,
-      journalMaxRecords: this.options.journalMaxRecords ?? 50_000,
+      journalMaxRecords: this.options.journalMaxRecords ?? 25_000,
       snapshotTimeoutMs: this.options.snapshotTimeoutMs ?? 10 * 60_000,
     });
     this.adopt(parts.sql);
@@ -165,6 +167,11 @@ class SqliteStorageImpl implements SqliteStorage {
         'in-memory commit failed; storage stopped',
       );
     };
+    sql.onRoomUnused = () =>
+      this.logger.warn(
+        { file: this.file },
+        'sql.js did not keep the reserved file buffer: the database is copied whole as it grows (pauses)',
+      );
   }
 
   /** Applies pending migrations as ordinary journaled writes, so replay reproduces them. */
@@ -197,7 +204,7 @@ class SqliteStorageImpl implements SqliteStorage {
     let failure: unknown = null;
     try {
       if (this.journal && this.snapshotter) {
-        this.snapshotter.stop(); // so the last flushes don't start a worker snapshot now
+        this.snapshotter.stop(); // so the last flushes don't start a snapshot now
         await this.journal.close();
         await this.snapshotter.closeWithSnapshot(
           this.journal.failed || this.fatal ? null : this.sql,

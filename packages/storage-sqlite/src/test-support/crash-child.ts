@@ -3,6 +3,8 @@
 //     in flight, printing `ack <seq> <text>` for each acknowledged message and log lines
 //     as JSON; runs until killed.
 //   hold <file>: opens the storage, prints `ready`, and waits to be killed.
+//   fold <file> <journalMaxRecords>: writes until a snapshot has been written, closes the
+//     storage, prints `closed`, and leaves the process to end by itself.
 import type { Logger } from '@ca-chat/core';
 import { createSqliteStorage } from '../sqlite-storage.js';
 
@@ -14,10 +16,14 @@ const [mode, file, maxRecords, round] = process.argv.slice(2) as [
 ];
 // process.stdout on a pipe is synchronous on Linux: a printed ack has left this process.
 const print = (line: string): void => void process.stdout.write(`${line}\n`);
+let snapshotWritten: () => void = () => {};
+const written = new Promise<void>((resolve) => (snapshotWritten = resolve));
 const logTo =
   (level: string) =>
-  (obj: object, msg?: string): void =>
+  (obj: object, msg?: string): void => {
+    if (msg === 'snapshot written') snapshotWritten();
     print(`log ${JSON.stringify({ level, msg, ...obj, err: undefined })}`);
+  };
 const logger: Logger = {
   debug: () => {},
   info: logTo('info'),
@@ -35,6 +41,13 @@ await storage.init();
 if (mode === 'hold') {
   print('ready');
   setInterval(() => {}, 60_000);
+} else if (mode === 'fold') {
+  let n = 0;
+  const wrote = written.then(() => true);
+  while (!(await Promise.race([wrote, Promise.resolve(false)])))
+    await storage.kvSet('fold', `k${n++}`, n);
+  await storage.close();
+  print('closed');
 } else {
   if ((await storage.getChat('c1')) === null) {
     await storage.createChat({

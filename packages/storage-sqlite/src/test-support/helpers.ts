@@ -57,7 +57,7 @@ export async function hashFolder(dir: string): Promise<Record<string, string>> {
  */
 export async function crashCopy(fromDir: string, toDir: string): Promise<void> {
   for (const name of await readdir(fromDir)) {
-    if (name.endsWith('.lock') || name.endsWith('.snapshot-tmp')) continue;
+    if (name.endsWith('.lock') || name.includes('.snapshot-tmp')) continue;
     await copyFile(join(fromDir, name), join(toDir, name));
   }
 }
