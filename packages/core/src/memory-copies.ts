@@ -1,15 +1,4 @@
-import type { NewMessage } from './storage.js';
-import type {
-  CA,
-  Chat,
-  Client,
-  Delivery,
-  FileRecord,
-  FileRef,
-  Invite,
-  Message,
-  Offer,
-} from './domain.js';
+import type { CA, Chat, Client, Delivery, FileRecord, FileRef, Invite, Offer } from './domain.js';
 
 /*
  * Copies of the domain records the in-memory store hands out and keeps. Each builds the
@@ -111,55 +100,3 @@ export function copyJson<T>(value: T): T {
   for (const key in value) out[key] = copyJson((value as Record<string, unknown>)[key]);
   return out as T;
 }
-
-/**
- * A message as the memory store keeps it: one object, its delivery fields inline (a chat
- * keeps every message, so each object less per message is less for the garbage collector to
- * copy and mark). Never handed out: reads build a `Message`.
- */
-export interface StoredMessage {
-  readonly chatId: string;
-  readonly seq: number;
-  readonly from: Message['from'];
-  readonly text: string | null;
-  readonly file: FileRef | null;
-  readonly createdAt: number;
-  readonly idempotencyKey: string | null;
-  state: Delivery['state'];
-  peerMessageId: string | null;
-  attempts: number;
-  nextAttemptAt: number | null;
-  error: string | null;
-}
-
-export const toStored = (m: NewMessage, seq: number): StoredMessage => ({
-  chatId: m.chatId,
-  seq,
-  from: m.from,
-  text: m.text,
-  file: m.file === null ? null : copyFileRef(m.file),
-  createdAt: m.createdAt,
-  idempotencyKey: m.idempotencyKey,
-  state: m.delivery.state,
-  peerMessageId: m.delivery.peerMessageId,
-  attempts: m.delivery.attempts,
-  nextAttemptAt: m.delivery.nextAttemptAt,
-  error: m.delivery.error,
-});
-
-export const fromStored = (m: StoredMessage): Message => ({
-  chatId: m.chatId,
-  seq: m.seq,
-  from: m.from,
-  text: m.text,
-  file: m.file === null ? null : copyFileRef(m.file),
-  createdAt: m.createdAt,
-  idempotencyKey: m.idempotencyKey,
-  delivery: {
-    state: m.state,
-    peerMessageId: m.peerMessageId,
-    attempts: m.attempts,
-    nextAttemptAt: m.nextAttemptAt,
-    error: m.error,
-  },
-});

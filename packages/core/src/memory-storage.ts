@@ -1,4 +1,5 @@
 import { CaChatError } from './errors.js';
+import { ChatLog } from './memory-chat-log.js';
 import type {
   CA,
   Chat,
@@ -30,9 +31,6 @@ import {
   copyInvite,
   copyJson,
   copyOffer,
-  fromStored,
-  toStored,
-  type StoredMessage,
 } from './memory-copies.js';
 
 /**
@@ -51,7 +49,7 @@ class MemoryStorage implements Storage {
   private clients = new Map<string, Client>();
   private chats = new Map<string, Chat>();
   /** chatId → messages in seq order (index = seq - 1). */
-  private messages = new Map<string, StoredMessage[]>();
+  private messages = new Map<string, ChatLog>();
   /** Per sender: chatId → idempotency key → seq (no key strings built per message). */
   private idempotency: Record<Party, Map<string, Map<string, number>>> = {
     client: new Map(),
@@ -269,28 +267,27 @@ class MemoryStorage implements Storage {
   // ---- messages
   async appendMessage(input: NewMessage): Promise<AppendResult> {
     this.check();
-    let list = this.messages.get(input.chatId);
-    if (list === undefined) this.messages.set(input.chatId, (list = []));
+    let log = this.messages.get(input.chatId);
+    if (log === undefined) this.messages.set(input.chatId, (log = new ChatLog(input.chatId)));
     const byChat = this.idempotency[input.from];
     const keys = input.idempotencyKey === null ? undefined : byChat.get(input.chatId);
     if (keys !== undefined) {
       const seq = keys.get(input.idempotencyKey!);
-      if (seq !== undefined) return { message: fromStored(list[seq - 1]!), duplicate: true };
+      if (seq !== undefined) return { message: log.message(seq), duplicate: true };
     }
-    const message = toStored(input, list.length + 1);
-    list.push(message);
+    const seq = log.append(input);
     if (input.idempotencyKey !== null) {
-      if (keys !== undefined) keys.set(input.idempotencyKey, message.seq);
-      else byChat.set(input.chatId, new Map([[input.idempotencyKey, message.seq]]));
+      if (keys !== undefined) keys.set(input.idempotencyKey, seq);
+      else byChat.set(input.chatId, new Map([[input.idempotencyKey, seq]]));
     }
-    if (message.state === 'pending') this.pendingAdded(input.chatId, message.seq);
-    return { message: fromStored(message), duplicate: false };
+    if (input.delivery.state === 'pending') this.pendingAdded(input.chatId, seq);
+    return { message: log.message(seq), duplicate: false };
   }
 
   async getMessage(chatId: string, seq: number): Promise<Message | null> {
     this.check();
-    const m = this.messages.get(chatId)?.[seq - 1];
-    return m ? fromStored(m) : null;
+    const log = this.messages.get(chatId);
+    return log !== undefined && seq >= 1 && seq <= log.length ? log.message(seq) : null;
   }
 
   async listMessages(
@@ -298,10 +295,16 @@ class MemoryStorage implements Storage {
     options: { afterSeq?: number; limit?: number } = {},
   ): Promise<Message[]> {
     this.check();
-    const list = this.messages.get(chatId) ?? [];
+    const log = this.messages.get(chatId);
+    if (log === undefined) return [];
     const start = Math.max(0, options.afterSeq ?? 0);
-    const end = options.limit === undefined ? list.length : start + Math.max(0, options.limit);
-    return list.slice(start, end).map(fromStored);
+    const end = Math.min(
+      log.length,
+      options.limit === undefined ? log.length : start + Math.max(0, options.limit),
+    );
+    const out: Message[] = [];
+    for (let seq = start + 1; seq <= end; seq++) out.push(log.message(seq));
+    return out;
   }
 
   async lastSeq(chatId: string): Promise<number> {
@@ -311,25 +314,19 @@ class MemoryStorage implements Storage {
 
   async updateDelivery(chatId: string, seq: number, delivery: Message['delivery']): Promise<void> {
     this.check();
-    const list = this.messages.get(chatId);
-    const m = list?.[seq - 1];
-    if (!m) throw new CaChatError('not_found', `message ${chatId}#${seq} does not exist`);
-    const was = m.state === 'pending';
-    m.state = delivery.state;
-    m.peerMessageId = delivery.peerMessageId;
-    m.attempts = delivery.attempts;
-    m.nextAttemptAt = delivery.nextAttemptAt;
-    m.error = delivery.error;
+    const log = this.messages.get(chatId);
+    if (log === undefined || !Number.isInteger(seq) || seq < 1 || seq > log.length)
+      throw new CaChatError('not_found', `message ${chatId}#${seq} does not exist`);
+    const was = log.pending(seq);
+    log.setDelivery(seq, delivery);
     const now = delivery.state === 'pending';
     if (now && !was) this.pendingAdded(chatId, seq);
     else if (was && !now) {
       const index = this.pending.get(chatId)!;
       index.count--;
-      if (index.count === 0) index.from = list!.length + 1;
+      if (index.count === 0) index.from = log.length + 1;
       // Delivered in order: the lower bound walks past what is settled.
-      else
-        while (index.from <= list!.length && list![index.from - 1]!.state !== 'pending')
-          index.from++;
+      else while (index.from <= log.length && !log.pending(index.from)) index.from++;
     }
   }
 
@@ -344,16 +341,18 @@ class MemoryStorage implements Storage {
 
   async listPendingDeliveries(options: { limit?: number } = {}): Promise<Message[]> {
     this.check();
-    const out: StoredMessage[] = [];
+    const found: { log: ChatLog; seq: number }[] = [];
     for (const [chatId, index] of this.pending) {
       if (index.count === 0) continue;
-      const list = this.messages.get(chatId) ?? [];
-      for (let i = index.from - 1; i < list.length; i++) {
-        if (list[i]!.state === 'pending') out.push(list[i]!);
+      const log = this.messages.get(chatId);
+      if (log === undefined) continue;
+      for (let seq = index.from; seq <= log.length; seq++) {
+        if (log.pending(seq)) found.push({ log, seq });
       }
     }
-    out.sort((a, b) => cmp(a.chatId, b.chatId) || a.seq - b.seq);
-    return (options.limit === undefined ? out : out.slice(0, options.limit)).map(fromStored);
+    found.sort((a, b) => cmp(a.log.chatId, b.log.chatId) || a.seq - b.seq);
+    const chosen = options.limit === undefined ? found : found.slice(0, options.limit);
+    return chosen.map(({ log, seq }) => log.message(seq));
   }
 
   // ---- offers
