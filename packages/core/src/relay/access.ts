@@ -88,7 +88,9 @@ export async function storeMessage(
   let chat: Chat | null;
   let appended: { message: Message; duplicate: boolean };
   try {
-    chat = await ctx.storage.getChat(input.chatId);
+    // Under the lock, a chat the outbox read since the last change (claim, end) is current:
+    // no storage read per message.
+    chat = ctx.modules.outbox.knownChat(input.chatId) ?? (await ctx.storage.getChat(input.chatId));
     if (!chat) throw new CaChatError('unknown_chat', 'no such chat');
     input.check?.(chat);
     if (chat.state === 'ended') throw new CaChatError('chat_ended', 'this chat has ended');

@@ -278,4 +278,15 @@ describe('outbox', () => {
     );
     expect(await h.storage.listPendingDeliveries()).toEqual([]);
   });
+
+  it('a chat the outbox knows is read again once it ends: the next message is refused', async () => {
+    const { h, ca, client, chat } = await activeChat();
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'before' });
+    await h.relay.flushOutbox(); // the outbox now holds this chat (and its CA)
+    await h.relay.endChatByCA(ca.id, chat.id);
+    await expect(
+      h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'after' }),
+    ).rejects.toMatchObject({ code: 'chat_ended' });
+    expect((await h.storage.listMessages(chat.id)).map((m) => m.text)).toEqual(['before']);
+  });
 });

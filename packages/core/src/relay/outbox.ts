@@ -23,6 +23,11 @@ export interface Outbox {
    * it read before is read again.
    */
   touched(): void;
+  /**
+   * The chat as last read by the outbox, if nothing that could change it happened since
+   * (see `touched`); undefined otherwise. Read-only: it is shared.
+   */
+  knownChat(chatId: string): Chat | undefined;
   /** Runs a pass now and waits until every due delivery was attempted once. */
   flush(): Promise<void>;
   /** Starts delivering (and resumes what storage has pending). */
@@ -474,6 +479,10 @@ export function createOutbox(ctx: RelayContext): Outbox {
   return {
     kick,
     stored,
+    knownChat(chatId) {
+      const known = lines.get(chatId)?.known;
+      return known != null && known.at === generation ? known.chat : undefined;
+    },
     touched() {
       generation++;
     },

@@ -28,6 +28,7 @@ export function createRetention(ctx: RelayContext): Retention {
       for (const chat of chats) {
         // deleteChat returns exactly this chat's files: blobs are per upload, never shared.
         const files = await ctx.storage.deleteChat(chat.id);
+        ctx.modules.outbox.touched();
         for (const file of files) {
           await ctx.blobs
             .delete(file.id)
