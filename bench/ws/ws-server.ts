@@ -36,8 +36,9 @@ function acceptingChannel(): CAChannel {
   };
 }
 
-async function startCa(): Promise<number> {
-  const transport = createWsTransport({
+/** The ws transport with its limits out of the way (the bench is one address, flat out). */
+const benchTransport = (): ReturnType<typeof createWsTransport> =>
+  createWsTransport({
     host: '127.0.0.1',
     port: 0,
     rateLimit: unlimited,
@@ -49,6 +50,9 @@ async function startCa(): Promise<number> {
     },
     maxConnections: 50_000,
   });
+
+async function startCa(): Promise<number> {
+  const transport = benchTransport();
   const channel = acceptingChannel();
   const relay = createRelay({
     storage: createMemoryStorage(),
@@ -78,18 +82,7 @@ async function startCa(): Promise<number> {
  * transport's own cost apart from the relay's and storage's.
  */
 async function startTransportOnly(): Promise<number> {
-  const transport = createWsTransport({
-    host: '127.0.0.1',
-    port: 0,
-    rateLimit: unlimited,
-    ipLimits: {
-      newIdentities: unlimited,
-      chatRequests: unlimited,
-      httpRequests: unlimited,
-      maxTrackedIps: 10,
-    },
-    maxConnections: 50_000,
-  });
+  const transport = benchTransport();
   let clients = 0;
   let chats = 0;
   const seqs = new Map<string, number>();
