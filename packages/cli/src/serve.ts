@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -50,9 +50,11 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
   let token = config.telegramToken;
   let apiRoot = config.telegramApiRoot;
   let dataDir = config.dataDir;
+  /** A data dir made for this demo run only: removed once the server has stopped. */
+  let throwaway: string | null = null;
   if (config.demo) {
     if (config.dataDir === './data' && !process.env.CA_CHAT_DATA_DIR)
-      dataDir = await mkdtemp(join(tmpdir(), 'ca-chat-demo-'));
+      dataDir = throwaway = await mkdtemp(join(tmpdir(), 'ca-chat-demo-'));
     emulator = await createTelegramEmulator({ host: config.host, port: config.emulatorPort });
     token ??= `${100000 + Math.floor(Math.random() * 900000)}:demo-${randomBytes(12).toString('hex')}`;
     emulator.createBot({ token, username: 'ca_chat_demo_bot', firstName: 'ca-chat demo' });
@@ -204,6 +206,12 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
       await admin.close();
       await removeAdminEndpoint(layout);
       await emulator?.close();
+      if (throwaway !== null) {
+        await rm(throwaway, { recursive: true, force: true }).catch((error: unknown) =>
+          logger.warn({ err: error, dataDir: throwaway }, 'could not remove the demo data dir'),
+        );
+        logger.info({ dataDir: throwaway }, 'removed the demo data dir');
+      }
       logger.info({}, 'stopped; storage flushed');
     })());
 

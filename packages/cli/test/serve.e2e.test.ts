@@ -370,6 +370,40 @@ describe('ca-chat serve, end to end (real processes, emulated Telegram)', () => 
   });
 });
 
+/** Resolves with the first group of `pattern` once the server has printed it (bounded). */
+function printed(server: ServeProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      const match = pattern.exec(server.output());
+      if (!match) return;
+      clearTimeout(timer);
+      server.child.stdout!.off('data', check);
+      resolve(match[1]!);
+    };
+    const timer = setTimeout(() => {
+      server.child.stdout!.off('data', check);
+      reject(new Error(`not printed: ${pattern}\n${server.output()}`));
+    }, 10_000);
+    server.child.stdout!.on('data', check);
+    check();
+  });
+}
+
+describe('ca-chat serve --demo', () => {
+  it('makes a throwaway data dir under the temp folder and removes it on a clean stop', async () => {
+    assertBuilt();
+    const server = await spawnServe(['--demo', '--port', '0', '--emulator-port', '0'], {
+      CA_CHAT_DATA_DIR: '',
+    });
+    const made = await printed(server, /"dataDir":"([^"]+)"/);
+    expect(made).toContain(join(tmpdir(), 'ca-chat-demo-'));
+    expect((await stat(made)).isDirectory()).toBe(true);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+    await expect(stat(made)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
+
 describe('ca-chat CLI validation', () => {
   it('explains a missing token and suggests --demo', async () => {
     const result = await runCli(['serve', '--port', '0'], { TELEGRAM_BOT_TOKEN: '' });
