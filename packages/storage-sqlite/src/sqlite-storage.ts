@@ -79,6 +79,11 @@ export function createSqliteStorage(options: SqliteStorageOptions = {}): SqliteS
 type WriteKind = 'insert' | 'update' | 'delete';
 
 class SqliteStorageImpl implements SqliteStorage {
+  /**
+   * Every method is async and fails with a CaChatError (`read`/`write` wrap sql.js errors;
+   * the journal fails with CaChatErrors): the relay may call this store directly.
+   */
+  readonly typedErrors = true;
   private state: 'new' | 'opening' | 'open' | 'closing' | 'closed' = 'new';
   private sql: SqlDatabase | null = null;
   private journal: JournalWriter | null = null;

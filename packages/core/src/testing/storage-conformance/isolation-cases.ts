@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CaChatError } from '../../errors.js';
 import {
   T0,
   expectCode,
@@ -94,6 +95,35 @@ export function isolationCases(ctx: ConformanceContext): void {
       await expectCode(ctx.storage.getCA(ca.id), 'storage_error');
       await expectCode(ctx.storage.createChat(makeChat()), 'storage_error');
       await expectCode(ctx.storage.appendMessage(makeMessage('chat-1')), 'storage_error');
+    });
+  });
+
+  describe('typed errors', () => {
+    it('a store that declares typedErrors fails only with CaChatErrors, never synchronously', async () => {
+      if (ctx.storage.typedErrors !== true) return; // the relay wraps such a store instead
+      const ca = await seedCA(ctx.storage);
+      const failures: unknown[] = [];
+      const attempt = (call: () => Promise<unknown>): Promise<void> => {
+        let pending: Promise<unknown>;
+        try {
+          pending = call();
+        } catch (error) {
+          failures.push(new Error(`threw synchronously: ${String(error)}`));
+          return Promise.resolve();
+        }
+        return pending.then(
+          () => void failures.push(new Error('did not fail')),
+          (error: unknown) => void failures.push(error),
+        );
+      };
+      await attempt(() => ctx.storage.createCA(makeCA({ id: ca.id })));
+      await attempt(() => ctx.storage.updateDelivery('no-such-chat', 1, makeMessage('x').delivery));
+      await ctx.storage.close();
+      await attempt(() => ctx.storage.getCA(ca.id));
+      await attempt(() => ctx.storage.listPendingDeliveries());
+      await attempt(() => ctx.storage.kvSet('ns', 'k', 1));
+      expect(failures).toHaveLength(5);
+      for (const failure of failures) expect(CaChatError.isInstance(failure)).toBe(true);
     });
   });
 
