@@ -27,6 +27,9 @@ export class ChatLog {
   private readonly peerIds: (string | null)[] = [];
   private files: Map<number, FileRef> | null = null;
   private errors: Map<number, string> | null = null;
+  /** How many messages are pending, and a seq below which none is (they settle in order). */
+  private pendingCount = 0;
+  private pendingFrom = 1;
 
   constructor(readonly chatId: string) {}
 
@@ -47,6 +50,7 @@ export class ChatLog {
     this.peerIds.push(m.delivery.peerMessageId);
     if (m.file !== null) (this.files ??= new Map()).set(seq, copyFileRef(m.file));
     if (m.delivery.error !== null) (this.errors ??= new Map()).set(seq, m.delivery.error);
+    if (m.delivery.state === 'pending') this.pendingAdded(seq);
     return seq;
   }
 
@@ -77,13 +81,35 @@ export class ChatLog {
     return this.states[seq - 1] === PENDING;
   }
 
+  /** The seqs of the pending messages, in order. */
+  pendingSeqs(): number[] {
+    const out: number[] = [];
+    if (this.pendingCount === 0) return out;
+    for (let seq = this.pendingFrom; seq <= this.length; seq++)
+      if (this.pending(seq)) out.push(seq);
+    return out;
+  }
+
   setDelivery(seq: number, delivery: Delivery): void {
     const i = seq - 1;
+    const was = this.states[i] === PENDING;
+    const now = delivery.state === 'pending';
+    if (now && !was) this.pendingAdded(seq);
+    else if (was && !now) this.pendingCount--;
     this.states[i] = STATE_CODES[delivery.state];
     this.attempts[i] = delivery.attempts;
     this.nextAttemptAts[i] = delivery.nextAttemptAt ?? NaN;
     this.peerIds[i] = delivery.peerMessageId;
     if (delivery.error !== null) (this.errors ??= new Map()).set(seq, delivery.error);
     else this.errors?.delete(seq);
+    // The lower bound walks past what is settled (usually just this message).
+    if (this.pendingCount === 0) this.pendingFrom = this.length + 1;
+    else
+      while (this.pendingFrom <= this.length && !this.pending(this.pendingFrom)) this.pendingFrom++;
+  }
+
+  private pendingAdded(seq: number): void {
+    if (this.pendingCount === 0 || seq < this.pendingFrom) this.pendingFrom = seq;
+    this.pendingCount++;
   }
 }

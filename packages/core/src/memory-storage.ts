@@ -61,11 +61,6 @@ class MemoryStorage implements Storage {
   private files = new Map<string, FileRecord>();
   private invites = new Map<string, Invite>();
   private kv = new Map<string, unknown>();
-  /**
-   * chatId → how many of its messages are pending, and a seq below which none is. Cheaper
-   * than a set of seqs: most messages go pending → delivered in order, one at a time.
-   */
-  private pending = new Map<string, { count: number; from: number }>();
   private closed = false;
 
   async init(): Promise<void> {
@@ -245,7 +240,6 @@ class MemoryStorage implements Storage {
   async deleteChat(chatId: string): Promise<FileRef[]> {
     this.check();
     this.chats.delete(chatId);
-    this.pending.delete(chatId);
     for (const byChat of Object.values(this.idempotency)) byChat.delete(chatId);
     this.messages.delete(chatId);
     this.offers.delete(chatId);
@@ -280,7 +274,6 @@ class MemoryStorage implements Storage {
       if (keys !== undefined) keys.set(input.idempotencyKey, seq);
       else byChat.set(input.chatId, new Map([[input.idempotencyKey, seq]]));
     }
-    if (input.delivery.state === 'pending') this.pendingAdded(input.chatId, seq);
     return { message: log.message(seq), duplicate: false };
   }
 
@@ -317,38 +310,14 @@ class MemoryStorage implements Storage {
     const log = this.messages.get(chatId);
     if (log === undefined || !Number.isInteger(seq) || seq < 1 || seq > log.length)
       throw new CaChatError('not_found', `message ${chatId}#${seq} does not exist`);
-    const was = log.pending(seq);
     log.setDelivery(seq, delivery);
-    const now = delivery.state === 'pending';
-    if (now && !was) this.pendingAdded(chatId, seq);
-    else if (was && !now) {
-      const index = this.pending.get(chatId)!;
-      index.count--;
-      if (index.count === 0) index.from = log.length + 1;
-      // Delivered in order: the lower bound walks past what is settled.
-      else while (index.from <= log.length && !log.pending(index.from)) index.from++;
-    }
-  }
-
-  private pendingAdded(chatId: string, seq: number): void {
-    const index = this.pending.get(chatId);
-    if (index === undefined) this.pending.set(chatId, { count: 1, from: seq });
-    else {
-      if (index.count === 0 || seq < index.from) index.from = seq;
-      index.count++;
-    }
   }
 
   async listPendingDeliveries(options: { limit?: number } = {}): Promise<Message[]> {
     this.check();
     const found: { log: ChatLog; seq: number }[] = [];
-    for (const [chatId, index] of this.pending) {
-      if (index.count === 0) continue;
-      const log = this.messages.get(chatId);
-      if (log === undefined) continue;
-      for (let seq = index.from; seq <= log.length; seq++) {
-        if (log.pending(seq)) found.push({ log, seq });
-      }
+    for (const log of this.messages.values()) {
+      for (const seq of log.pendingSeqs()) found.push({ log, seq });
     }
     found.sort((a, b) => cmp(a.log.chatId, b.log.chatId) || a.seq - b.seq);
     const chosen = options.limit === undefined ? found : found.slice(0, options.limit);

@@ -122,8 +122,9 @@ const HELD = Symbol('held');
 
 export function createKeyedLock(): KeyedLock {
   /**
-   * Key → whoever waits for it, in arrival order (HELD: held, nobody waiting; null: free). Free keys stay rather than being deleted on each release: a Map that
-   * shrinks and regrows its table on every delete cost more than the rest of the lock.
+   * Key → whoever waits for it, in arrival order (HELD: held, nobody waiting; null: free).
+   * Free keys stay rather than being deleted on each release: a Map that shrinks and regrows
+   * its table on every delete cost more than the rest of the lock.
    */
   const waiters = new Map<string, (() => void)[] | typeof HELD | null>();
   const acquire = (key: string): Promise<void> | undefined => {
