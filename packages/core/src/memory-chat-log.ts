@@ -8,23 +8,47 @@ const PARTIES: readonly Party[] = ['client', 'ca', 'system'];
 const PARTY_CODES: Record<Party, number> = { client: 0, ca: 1, system: 2 };
 const PENDING = STATE_CODES.pending;
 
+/** Messages per record block; the first block grows to this size, later ones are made at it. */
+const BLOCK_BITS = 10;
+const BLOCK = 1 << BLOCK_BITS;
+const FIRST_BLOCK = 8;
+/** Doubles per message in a block (the fields below). */
+const STRIDE = 9;
+const TEXT_AT = 0; // arena position of the text's UTF-8 bytes, the key's right after them
+const TEXT_LEN = 1; // bytes, -1 for a null text
+const KEY_LEN = 2; // bytes, -1 for no key
+const KEY_HASH = 3;
+const PEER_AT = 4;
+const PEER_LEN = 5; // bytes, -1 for null
+const CREATED_AT = 6;
+const NEXT_ATTEMPT_AT = 7; // NaN for null
+const META = 8; // attempts * 16 + state * 4 + sender
+
+/** Arena chunks double from this size up to MAX_CHUNK; a string larger than that gets its own. */
+const FIRST_CHUNK = 512;
+const MAX_CHUNK = 1 << 20;
+/** An arena position is chunk index * 2^32 + offset: exact in a double. */
+const CHUNK_SPAN = 2 ** 32;
+
 /**
- * One chat's messages as the memory store keeps them: column by column, so a stored message
- * costs its text and key strings and a slot in each column, not an object per message (plus
- * a boxed number per timestamp). The store keeps every message of every chat, and at tens of
- * thousands of messages a second the objects the garbage collector had to copy and mark were
- * what held up the event loop. Number columns stay unboxed (V8 keeps arrays of doubles flat);
- * `null` timestamps are NaN. Rare fields (files, errors) live in maps by seq.
+ * One chat's messages as the memory store keeps them: outside the JS heap. Texts, keys and
+ * peer message ids are UTF-8 in the chat's own byte arena; every other field is a number in a
+ * block of `Float64Array` records; idempotency keys are found through an open-addressing table
+ * of seqs. A stored message costs about 72 bytes plus its strings' bytes and no heap object at
+ * all, so a store holding hundreds of thousands of messages gives the garbage collector
+ * nothing to trace or copy: with every message kept as JS strings and arrays, the growing
+ * heap's collections were what held up the event loop under load (bench/README.md `## ws`).
+ * Rare fields (files, errors) live in maps by seq. Dropping the log (deleteChat) frees it all.
  */
 export class ChatLog {
-  private readonly texts: (string | null)[] = [];
-  private readonly keys: (string | null)[] = [];
-  private readonly senders: number[] = [];
-  private readonly createdAts: number[] = [];
-  private readonly states: number[] = [];
-  private readonly attempts: number[] = [];
-  private readonly nextAttemptAts: number[] = [];
-  private readonly peerIds: (string | null)[] = [];
+  private readonly blocks: Float64Array[] = [new Float64Array(FIRST_BLOCK * STRIDE)];
+  private count = 0;
+  private readonly chunks: Buffer[] = [];
+  /** Where the next string goes in the last chunk. */
+  private used = 0;
+  /** seq of the message holding each key, 0 for a free slot; power-of-two size. */
+  private keySlots: Int32Array | null = null;
+  private keyCount = 0;
   private files: Map<number, FileRef> | null = null;
   private errors: Map<number, string> | null = null;
   /** How many messages are pending, and a seq below which none is (they settle in order). */
@@ -34,43 +58,89 @@ export class ChatLog {
   constructor(readonly chatId: string) {}
 
   get length(): number {
-    return this.texts.length;
+    return this.count;
   }
 
-  /** Appends `m` (copied) and returns its seq. */
+  /** The seq of the message `from` stored with idempotency key `key`, or 0. */
+  findKey(from: Party, key: string): number {
+    const slots = this.keySlots;
+    if (slots === null) return 0;
+    key = wellFormed(key);
+    const hash = hashKey(from, key);
+    const mask = slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const seq = slots[slot]!;
+      if (seq === 0) return 0;
+      const block = this.block(seq);
+      const at = recordAt(seq);
+      if (
+        block[at + KEY_HASH] === hash &&
+        block[at + META]! % 4 === PARTY_CODES[from] &&
+        this.key(block, at) === key
+      )
+        return seq;
+    }
+  }
+
+  /** Appends `m` (copied) and returns its seq. The caller checked its key with `findKey`. */
   append(m: NewMessage): number {
-    const seq = this.texts.length + 1;
-    this.texts.push(m.text);
-    this.keys.push(m.idempotencyKey);
-    this.senders.push(PARTY_CODES[m.from]);
-    this.createdAts.push(m.createdAt);
-    this.states.push(STATE_CODES[m.delivery.state]);
-    this.attempts.push(m.delivery.attempts);
-    this.nextAttemptAts.push(m.delivery.nextAttemptAt ?? NaN);
-    this.peerIds.push(m.delivery.peerMessageId);
+    const seq = this.count + 1;
+    const i = this.count;
+    if (i >= BLOCK) {
+      if ((i & (BLOCK - 1)) === 0) this.blocks.push(new Float64Array(BLOCK * STRIDE));
+    } else if (i * STRIDE >= this.blocks[0]!.length) {
+      const grown = new Float64Array(Math.min(BLOCK, i * 2) * STRIDE);
+      grown.set(this.blocks[0]!);
+      this.blocks[0] = grown;
+    }
+    this.count = seq;
+    const block = this.block(seq);
+    const at = recordAt(seq);
+    const text = m.text === null ? null : wellFormed(m.text);
+    const key = m.idempotencyKey === null ? null : wellFormed(m.idempotencyKey);
+    // The text and the key are written together, so the key's bytes follow the text's.
+    const textLen = text === null ? -1 : Buffer.byteLength(text);
+    const keyLen = key === null ? -1 : Buffer.byteLength(key);
+    const where = this.reserve(Math.max(0, textLen) + Math.max(0, keyLen));
+    if (text !== null) this.write(where, text, textLen);
+    if (key !== null) this.write(where + Math.max(0, textLen), key, keyLen);
+    block[at + TEXT_AT] = where;
+    block[at + TEXT_LEN] = textLen;
+    block[at + KEY_LEN] = keyLen;
+    block[at + PEER_LEN] = -1;
+    block[at + CREATED_AT] = m.createdAt;
+    block[at + META] = PARTY_CODES[m.from];
+    if (key !== null) this.indexKey(seq, (block[at + KEY_HASH] = hashKey(m.from, key)));
     if (m.file !== null) (this.files ??= new Map()).set(seq, copyFileRef(m.file));
-    if (m.delivery.error !== null) (this.errors ??= new Map()).set(seq, m.delivery.error);
+    this.putDelivery(block, at, seq, m.delivery);
     if (m.delivery.state === 'pending') this.pendingAdded(seq);
     return seq;
   }
 
-  /** A new `Message` for `seq` (1-based); `seq` must exist. */
-  message(seq: number): Message {
-    const i = seq - 1;
+  /**
+   * A new `Message` for `seq` (1-based); `seq` must exist. `known` is the message as it was
+   * just appended, when the caller has it: its strings are taken instead of decoded again.
+   */
+  message(seq: number, known?: NewMessage): Message {
+    const block = this.block(seq);
+    const at = recordAt(seq);
     const file = this.files?.get(seq);
-    const next = this.nextAttemptAts[i]!;
+    const next = block[at + NEXT_ATTEMPT_AT]!;
+    const meta = block[at + META]!;
+    const peerLen = block[at + PEER_LEN]!;
     return {
       chatId: this.chatId,
       seq,
-      from: PARTIES[this.senders[i]!]!,
-      text: this.texts[i]!,
+      from: PARTIES[meta % 4]!,
+      text: known?.text != null ? wellFormed(known.text) : this.text(block, at),
       file: file === undefined ? null : copyFileRef(file),
-      createdAt: this.createdAts[i]!,
-      idempotencyKey: this.keys[i]!,
+      createdAt: block[at + CREATED_AT]!,
+      idempotencyKey:
+        known?.idempotencyKey != null ? wellFormed(known.idempotencyKey) : this.key(block, at),
       delivery: {
-        state: STATES[this.states[i]!]!,
-        peerMessageId: this.peerIds[i]!,
-        attempts: this.attempts[i]!,
+        state: STATES[Math.floor(meta / 4) % 4]!,
+        peerMessageId: peerLen < 0 ? null : this.read(block[at + PEER_AT]!, peerLen),
+        attempts: Math.floor(meta / 16),
         nextAttemptAt: Number.isNaN(next) ? null : next,
         error: this.errors?.get(seq) ?? null,
       },
@@ -78,38 +148,144 @@ export class ChatLog {
   }
 
   pending(seq: number): boolean {
-    return this.states[seq - 1] === PENDING;
+    const block = this.block(seq);
+    const at = recordAt(seq);
+    return Math.floor(block[at + META]! / 4) % 4 === PENDING;
   }
 
   /** The seqs of the pending messages, in order. */
   pendingSeqs(): number[] {
     const out: number[] = [];
     if (this.pendingCount === 0) return out;
-    for (let seq = this.pendingFrom; seq <= this.length; seq++)
-      if (this.pending(seq)) out.push(seq);
+    for (let seq = this.pendingFrom; seq <= this.count; seq++) if (this.pending(seq)) out.push(seq);
     return out;
   }
 
   setDelivery(seq: number, delivery: Delivery): void {
-    const i = seq - 1;
-    const was = this.states[i] === PENDING;
+    const block = this.block(seq);
+    const at = recordAt(seq);
+    const was = Math.floor(block[at + META]! / 4) % 4 === PENDING;
     const now = delivery.state === 'pending';
     if (now && !was) this.pendingAdded(seq);
     else if (was && !now) this.pendingCount--;
-    this.states[i] = STATE_CODES[delivery.state];
-    this.attempts[i] = delivery.attempts;
-    this.nextAttemptAts[i] = delivery.nextAttemptAt ?? NaN;
-    this.peerIds[i] = delivery.peerMessageId;
+    this.putDelivery(block, at, seq, delivery);
+    // The lower bound walks past what is settled (usually just this message).
+    if (this.pendingCount === 0) this.pendingFrom = this.count + 1;
+    else
+      while (this.pendingFrom <= this.count && !this.pending(this.pendingFrom)) this.pendingFrom++;
+  }
+
+  private putDelivery(block: Float64Array, at: number, seq: number, delivery: Delivery): void {
+    const sender = block[at + META]! % 4;
+    block[at + META] = delivery.attempts * 16 + STATE_CODES[delivery.state] * 4 + sender;
+    block[at + NEXT_ATTEMPT_AT] = delivery.nextAttemptAt ?? NaN;
+    const peer = delivery.peerMessageId;
+    const peerLen = block[at + PEER_LEN]!;
+    if (peer === null) block[at + PEER_LEN] = -1;
+    else if (peerLen < 0 || this.read(block[at + PEER_AT]!, peerLen) !== peer) {
+      const len = Buffer.byteLength(peer);
+      const where = this.reserve(len);
+      this.write(where, peer, len);
+      block[at + PEER_AT] = where;
+      block[at + PEER_LEN] = len;
+    }
     if (delivery.error !== null) (this.errors ??= new Map()).set(seq, delivery.error);
     else this.errors?.delete(seq);
-    // The lower bound walks past what is settled (usually just this message).
-    if (this.pendingCount === 0) this.pendingFrom = this.length + 1;
-    else
-      while (this.pendingFrom <= this.length && !this.pending(this.pendingFrom)) this.pendingFrom++;
   }
 
   private pendingAdded(seq: number): void {
     if (this.pendingCount === 0 || seq < this.pendingFrom) this.pendingFrom = seq;
     this.pendingCount++;
   }
+
+  /** The block holding `seq`'s record (see `at` for where in it). */
+  private block(seq: number): Float64Array {
+    return this.blocks[(seq - 1) >> BLOCK_BITS]!;
+  }
+
+  private text(block: Float64Array, at: number): string | null {
+    const len = block[at + TEXT_LEN]!;
+    return len < 0 ? null : this.read(block[at + TEXT_AT]!, len);
+  }
+
+  private key(block: Float64Array, at: number): string | null {
+    const len = block[at + KEY_LEN]!;
+    if (len < 0) return null;
+    return this.read(block[at + TEXT_AT]! + Math.max(0, block[at + TEXT_LEN]!), len);
+  }
+
+  /** The arena position of `bytes` free bytes in one chunk (a new chunk when the last is full). */
+  private reserve(bytes: number): number {
+    if (bytes === 0) return 0;
+    const last = this.chunks.length - 1;
+    if (last >= 0 && this.used + bytes <= this.chunks[last]!.length) {
+      const where = last * CHUNK_SPAN + this.used;
+      this.used += bytes;
+      return where;
+    }
+    const previous = last >= 0 ? this.chunks[last]!.length : FIRST_CHUNK / 2;
+    const size = Math.max(bytes, Math.min(MAX_CHUNK, previous * 2));
+    // Unpooled: a chunk must not keep a shared pool slab (or other chats' bytes) alive.
+    this.chunks.push(Buffer.allocUnsafeSlow(size));
+    this.used = bytes;
+    return (last + 1) * CHUNK_SPAN;
+  }
+
+  private write(where: number, s: string, bytes: number): void {
+    if (bytes === 0) return;
+    const chunk = this.chunks[Math.floor(where / CHUNK_SPAN)]!;
+    chunk.write(s, where % CHUNK_SPAN, bytes, 'utf8');
+  }
+
+  private read(where: number, bytes: number): string {
+    if (bytes === 0) return '';
+    const offset = where % CHUNK_SPAN;
+    return this.chunks[Math.floor(where / CHUNK_SPAN)]!.toString('utf8', offset, offset + bytes);
+  }
+
+  private indexKey(seq: number, hash: number): void {
+    let slots = this.keySlots;
+    if (slots === null || (this.keyCount + 1) * 2 > slots.length) {
+      // Grows at half full; stored hashes let it rehash without reading a key.
+      const grown = new Int32Array(slots === null ? 16 : slots.length * 2);
+      const mask = grown.length - 1;
+      if (slots !== null) {
+        for (const old of slots) {
+          if (old === 0) continue;
+          const block = this.block(old);
+          const at = recordAt(old);
+          let slot = block[at + KEY_HASH]! & mask;
+          while (grown[slot] !== 0) slot = (slot + 1) & mask;
+          grown[slot] = old;
+        }
+      }
+      this.keySlots = slots = grown;
+    }
+    const mask = slots.length - 1;
+    let slot = hash & mask;
+    while (slots[slot] !== 0) slot = (slot + 1) & mask;
+    slots[slot] = seq;
+    this.keyCount++;
+  }
+}
+
+/**
+ * `s` as it comes back from UTF-8: strings are kept as UTF-8, as a SQL store keeps them, so a
+ * lone surrogate half reads back as U+FFFD. Keys are compared in that form too.
+ */
+function wellFormed(s: string): string {
+  const t = s as string & { isWellFormed(): boolean; toWellFormed(): string };
+  return t.isWellFormed() ? s : t.toWellFormed();
+}
+
+/** Where `seq`'s record starts in its block. */
+function recordAt(seq: number): number {
+  return ((seq - 1) & (BLOCK - 1)) * STRIDE;
+}
+
+/** FNV-1a over the key's UTF-16 code units, seeded by the sender; a non-negative int32. */
+function hashKey(from: Party, key: string): number {
+  let h = (0x811c9dc5 ^ PARTY_CODES[from]) | 0;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h & 0x7fffffff;
 }

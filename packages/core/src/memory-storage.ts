@@ -10,7 +10,6 @@ import type {
   Invite,
   Message,
   Offer,
-  Party,
 } from './domain.js';
 import type {
   AppendResult,
@@ -50,12 +49,6 @@ class MemoryStorage implements Storage {
   private chats = new Map<string, Chat>();
   /** chatId → messages in seq order (index = seq - 1). */
   private messages = new Map<string, ChatLog>();
-  /** Per sender: chatId → idempotency key → seq (no key strings built per message). */
-  private idempotency: Record<Party, Map<string, Map<string, number>>> = {
-    client: new Map(),
-    ca: new Map(),
-    system: new Map(),
-  };
   /** chatId → caId → offer */
   private offers = new Map<string, Map<string, Offer>>();
   private files = new Map<string, FileRecord>();
@@ -240,7 +233,6 @@ class MemoryStorage implements Storage {
   async deleteChat(chatId: string): Promise<FileRef[]> {
     this.check();
     this.chats.delete(chatId);
-    for (const byChat of Object.values(this.idempotency)) byChat.delete(chatId);
     this.messages.delete(chatId);
     this.offers.delete(chatId);
     const removed: FileRef[] = [];
@@ -263,18 +255,12 @@ class MemoryStorage implements Storage {
     this.check();
     let log = this.messages.get(input.chatId);
     if (log === undefined) this.messages.set(input.chatId, (log = new ChatLog(input.chatId)));
-    const byChat = this.idempotency[input.from];
-    const keys = input.idempotencyKey === null ? undefined : byChat.get(input.chatId);
-    if (keys !== undefined) {
-      const seq = keys.get(input.idempotencyKey!);
-      if (seq !== undefined) return { message: log.message(seq), duplicate: true };
+    if (input.idempotencyKey !== null) {
+      const seq = log.findKey(input.from, input.idempotencyKey);
+      if (seq !== 0) return { message: log.message(seq), duplicate: true };
     }
     const seq = log.append(input);
-    if (input.idempotencyKey !== null) {
-      if (keys !== undefined) keys.set(input.idempotencyKey, seq);
-      else byChat.set(input.chatId, new Map([[input.idempotencyKey, seq]]));
-    }
-    return { message: log.message(seq), duplicate: false };
+    return { message: log.message(seq, input), duplicate: false };
   }
 
   async getMessage(chatId: string, seq: number): Promise<Message | null> {
