@@ -24,6 +24,36 @@ const RESUME_AT_QUEUED_FRAMES = 8;
 /** Chats whose sent seqs a connection remembers (least recently added forgotten first). */
 const MAX_TRACKED_CHATS = 64;
 
+/** What every connection of an endpoint shares (one object, not fields on each connection). */
+export interface ConnectionLimits {
+  /** Unsent bytes past which a slow reader is closed. */
+  readonly maxBufferedBytes: number;
+  /** The frame rate limit, as the interval one frame earns and the bucket's size in ms. */
+  readonly msPerFrame: number;
+  readonly burstMs: number;
+  /**
+   * Rate-limit times are kept relative to this: small numbers keep sub-millisecond
+   * intervals exact (and usually fit a small integer rather than a boxed double).
+   */
+  readonly epoch: number;
+}
+
+export function connectionLimits(
+  maxBufferedBytes: number,
+  rateLimit: RateLimit,
+  now: number,
+): ConnectionLimits {
+  const msPerFrame = 1000 / rateLimit.ratePerSecond;
+  return { maxBufferedBytes, msPerFrame, burstMs: (rateLimit.burst - 1) * msPerFrame, epoch: now };
+}
+
+// Flag bits of a connection (one small integer instead of a field per boolean).
+const ALIVE = 1;
+const CLOSED = 2;
+const WELCOMED = 4;
+const DRAINING = 8;
+const CORKED = 16;
+
 type ChatScopedFrame = Extract<ServerFrame, { chatId: string }>;
 
 interface HeldChat {
@@ -50,10 +80,7 @@ export class Connection {
   identity: ExternalIdentity | null = null;
   /** The "say hello in time" timer, until hello (or close) cancels it. */
   helloTimer: TimerHandle | null = null;
-  /** True once the peer answered the last ping (or sent anything). */
-  alive = true;
-  closed = false;
-  private welcomed = false;
+  private flags = ALIVE;
   /** Events that arrived between registration and `welcome`. */
   private preWelcome: ServerFrame[] | null = null;
   /**
@@ -66,38 +93,51 @@ export class Connection {
    * client comes back while `resume` replays them too: each reaches the connection once.
    */
   private sentSeqs: Map<string, SeenSeqs> | null = null;
-  /** Frame rate limit: a token bucket kept inline (no object per connection). */
-  private tokens: number;
-  private tokensAt: number;
-  /** Frames waiting for the ones before them (allocated on first use). */
+  /**
+   * Frame rate limit: a token bucket kept as the one time at which it would be full again
+   * ("theoretical arrival time", GCRA), rather than a token count and the time it was counted.
+   */
+  private fullAt: number;
+  /** Frames waiting for the ones before them (only while there are some). */
   private inbox: ClientFrame[] | null = null;
-  private draining = false;
-
-  /** Whether frames are being gathered into one write (see `send`). */
-  private corked = false;
 
   constructor(
     readonly socket: WebSocket,
     /** The TCP socket under `socket` (from the upgrade request), for corking writes. */
     private readonly tcp: Duplex,
     readonly ip: string,
-    private readonly maxBufferedBytes: number,
-    private readonly rateLimit: RateLimit,
+    private readonly limits: ConnectionLimits,
     now: number,
   ) {
-    this.tokens = rateLimit.burst;
-    this.tokensAt = now;
+    this.fullAt = now - limits.epoch;
+  }
+
+  /** True once the peer answered the last ping (or sent anything). */
+  get alive(): boolean {
+    return (this.flags & ALIVE) !== 0;
+  }
+  set alive(value: boolean) {
+    this.flags = value ? this.flags | ALIVE : this.flags & ~ALIVE;
+  }
+
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  set closed(value: boolean) {
+    this.flags = value ? this.flags | CLOSED : this.flags & ~CLOSED;
+  }
+
+  get isWelcomed(): boolean {
+    return (this.flags & WELCOMED) !== 0;
   }
 
   takeToken(now: number): boolean {
-    const elapsedMs = Math.max(0, now - this.tokensAt);
-    this.tokensAt = now;
-    this.tokens = Math.min(
-      this.rateLimit.burst,
-      this.tokens + (elapsedMs / 1000) * this.rateLimit.ratePerSecond,
-    );
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    const { msPerFrame, burstMs, epoch } = this.limits;
+    const at = now - epoch;
+    // Tokens missing from a full bucket = (fullAt - at) / msPerFrame; one must be left.
+    const fullAt = Math.max(this.fullAt, at);
+    if (fullAt - at > burstMs) return false;
+    this.fullAt = fullAt + msPerFrame;
     return true;
   }
 
@@ -111,11 +151,11 @@ export class Connection {
     const inbox = (this.inbox ??= []);
     inbox.push(frame);
     if (inbox.length >= PAUSE_AT_QUEUED_FRAMES) this.socket.pause();
-    if (!this.draining) void this.drain(inbox, runner);
+    if ((this.flags & DRAINING) === 0) void this.drain(inbox, runner);
   }
 
   private async drain(inbox: ClientFrame[], runner: FrameRunner): Promise<void> {
-    this.draining = true;
+    this.flags |= DRAINING;
     try {
       while (inbox.length > 0) {
         const frame = inbox[0]!;
@@ -128,7 +168,9 @@ export class Connection {
         if (inbox.length <= RESUME_AT_QUEUED_FRAMES && this.socket.isPaused) this.socket.resume();
       }
     } finally {
-      this.draining = false;
+      this.flags &= ~DRAINING;
+      // An idle connection keeps no queue (an emptied array keeps its backing store).
+      this.inbox = null;
     }
   }
 
@@ -147,18 +189,20 @@ export class Connection {
   /** Sends now (replies to this connection's own frames). False when the frame could not be sent. */
   send(frame: ServerFrame): boolean {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return false;
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
       this.close(CloseCode.policy, 'send buffer full: read faster');
       return false;
     }
-    if (!this.corked) {
-      // Frames produced in the same event-loop turn (replies to pipelined frames, an ack and
-      // the delivery status that follows it) leave in one write instead of a syscall each;
-      // it costs at most one turn of latency.
-      this.corked = true;
+    if ((this.flags & CORKED) === 0) {
+      // Frames produced by one piece of work (a read's frames and the promises they start:
+      // replies to pipelined frames, an ack and the delivery status that follows it) leave in
+      // one write instead of a syscall each. The write goes once that work is done (a tick),
+      // not at the end of the event-loop turn: under a backlog a turn handles every socket's
+      // reads, and holding every reply until then made each wait for all of them (the p99).
+      this.flags |= CORKED;
       this.tcp.cork();
-      setImmediate(() => {
-        this.corked = false;
+      process.nextTick(() => {
+        this.flags &= ~CORKED;
         this.tcp.uncork();
       });
     }
@@ -169,7 +213,7 @@ export class Connection {
   /** Sends an event pushed by the relay, holding it back while the connection is not ready for it. */
   push(frame: ServerFrame): boolean {
     if (this.closed) return false;
-    if (!this.welcomed) {
+    if (!this.isWelcomed) {
       (this.preWelcome ??= []).push(frame);
       return true;
     }
@@ -202,7 +246,7 @@ export class Connection {
     schedule: (callback: () => void, ms: number) => void,
   ): void {
     this.send(frame);
-    this.welcomed = true;
+    this.flags |= WELCOMED;
     for (const chatId of resumable) {
       const entry = this.holdChat(chatId);
       schedule(() => {
@@ -212,10 +256,6 @@ export class Connection {
     const pending = this.preWelcome ?? [];
     this.preWelcome = null;
     for (const event of pending) this.push(event);
-  }
-
-  get isWelcomed(): boolean {
-    return this.welcomed;
   }
 
   /** Holds live events of `chatId` (a resume is about to replay its history). */

@@ -1,19 +1,21 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { CaChatError } from '@ca-chat/core';
 import type { TimerHandle } from '@ca-chat/core';
 import type { TransportContext } from '../context.js';
 import { clientIp, type ExternalIdentity } from '../options.js';
 import { SUBPROTOCOL } from '../protocol.js';
 import { errorFrame } from '../wire.js';
-import { CloseCode, Connection } from './connection.js';
+import { CloseCode, Connection, connectionLimits } from './connection.js';
 import { createFrameHandler } from './frame-handler.js';
 
-const CONNECTION = Symbol('ca-chat.connection');
-type SocketWithConnection = WebSocket & { [CONNECTION]: Connection };
-const connectionOf = (socket: WebSocket): Connection =>
-  (socket as SocketWithConnection)[CONNECTION];
+/**
+ * Keeps an error on a socket still being upgraded (or refused) from crashing the process.
+ * Shared, and taken off once `ws` owns the socket (it listens for errors itself): a closure
+ * per upgrade would stay on every socket, with the listener array and scope it drags along.
+ */
+const ignoreError = (): void => {};
 
 export interface WsEndpoint {
   /** Takes an upgrade request for our path; false when the path is someone else's. */
@@ -55,7 +57,37 @@ function offeredProtocols(req: IncomingMessage): string[] | null {
 export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
   const { options } = ctx;
   const handleFrame = createFrameHandler(ctx);
+
+  /**
+   * `ws`'s socket with this transport's handlers built in rather than registered on each
+   * socket: `ws` reports everything through `emit`, and each socket keeps its listeners in
+   * a dictionary that grows by 96 bytes past three events (idle connections are the many).
+   * Listeners added with `on`/`once` still run, after these.
+   */
+  class TransportSocket extends WebSocket {
+    connection: Connection | null = null;
+
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      const connection = this.connection;
+      if (event === 'error') {
+        // Protocol errors (oversized frame → 1009, bad UTF-8 → 1007) close the socket; log only.
+        options.logger.debug(
+          { err: args[0], clientId: connection?.clientId ?? null },
+          'websocket error',
+        );
+        // Handled here: with no listener of its own, EventEmitter would throw it.
+        if (this.listenerCount('error') === 0) return true;
+      } else if (connection !== null) {
+        if (event === 'message') onMessage(connection, args[0] as RawData, args[1] as boolean);
+        else if (event === 'pong') connection.alive = true;
+        else if (event === 'close') onClose(connection, args[0] as number);
+      }
+      return super.emit(event, ...args);
+    }
+  }
+
   const wss = new WebSocketServer({
+    WebSocket: TransportSocket,
     noServer: true,
     maxPayload: options.maxPayloadBytes,
     // Compression costs memory per connection (zlib contexts) and invites CRIME-style
@@ -64,12 +96,13 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
     clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
   });
+  const limits = connectionLimits(options.maxBufferedBytes, options.rateLimit, options.clock.now());
   let running = false;
   let pendingUpgrades = 0;
   let heartbeat: TimerHandle | null = null;
 
   function onConnection(
-    socket: WebSocket,
+    socket: TransportSocket,
     req: IncomingMessage,
     identity: ExternalIdentity | null,
   ): void {
@@ -77,8 +110,7 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
       socket,
       req.socket,
       clientIp(req, options.trustProxy),
-      options.maxBufferedBytes,
-      options.rateLimit,
+      limits,
       options.clock.now(),
     );
     connection.identity = identity;
@@ -89,17 +121,10 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
         connection.close(CloseCode.policy, 'no hello received in time');
     }, options.helloTimeoutMs);
     connection.helloTimer = helloTimer;
-    // Shared handlers (`this` is the socket) rather than closures per connection: idle
-    // connections are the many, so each one's footprint counts.
-    (socket as SocketWithConnection)[CONNECTION] = connection;
-    socket.on('message', onMessage);
-    socket.on('pong', onPong);
-    socket.on('error', onError);
-    socket.on('close', onClose);
+    socket.connection = connection;
   }
 
-  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-    const connection = connectionOf(this);
+  function onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
     if (isBinary) {
       ctx.rejected('malformed');
       connection.send(
@@ -110,17 +135,7 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
     handleFrame(connection, (data as Buffer).toString('utf8'));
   }
 
-  function onPong(this: WebSocket): void {
-    connectionOf(this).alive = true;
-  }
-
-  function onError(this: WebSocket, error: Error): void {
-    // Protocol errors (oversized frame → 1009, bad UTF-8 → 1007) close the socket; log only.
-    options.logger.debug({ err: error, clientId: connectionOf(this).clientId }, 'websocket error');
-  }
-
-  function onClose(this: WebSocket, code: number): void {
-    const connection = connectionOf(this);
+  function onClose(connection: Connection, code: number): void {
     connection.closed = true;
     cancelHelloTimer(connection);
     ctx.registry.remove(connection);
@@ -191,7 +206,10 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
       }
       if (socket.destroyed) return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req, identity));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      socket.off('error', ignoreError);
+      onConnection(ws, req, identity);
+    });
   }
 
   function beat(): void {
@@ -216,7 +234,7 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
     handleUpgrade(req, socket, head) {
       const pathname = (req.url ?? '/').split('?')[0];
       if (pathname !== options.path) return false;
-      socket.on('error', () => {});
+      socket.on('error', ignoreError);
       upgrade(req, socket, head).catch((error) => {
         options.logger.error({ err: error }, 'upgrade failed');
         socket.destroy();
