@@ -8,9 +8,17 @@
  * Loopback only; every phase is bounded in time. Usage: npm run bench:ws [-- --idle 10000]
  * 10 000 idle connections need `ulimit -n` above ~10 100 (both ends are on this machine, in
  * two processes); the run reports how many it could open.
+ *
+ * One part at a time: BENCH_ONLY=echo|ca|transport (a peak run), plus BENCH_STEADY=rate (an
+ * open-loop run instead); BENCH_IDLE_ONLY=ca|echo (the idle measurement). Diagnostics for
+ * the tail: BENCH_TAIL=ms (percentiles, server syscalls per message, when slow acks were
+ * sent and when the client fell behind, in epoch ms mod 100 000), BENCH_STALLS=ms (the
+ * server prints event-loop stalls and GC pauses on the same clock), BENCH_ALLOC=file (the
+ * server writes a sampled allocation profile), BENCH_SERVER_NODE_OPTIONS (e.g. --cpu-prof).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
@@ -65,70 +73,138 @@ async function rss(server: Server): Promise<Memory> {
 
 /** CPU time (user + system, µs) the server process has used so far. */
 async function serverCpu(server: Server): Promise<number> {
-  const reply = new Promise<number>((resolve) =>
-    server.child.once('message', (m: { micros: number }) => resolve(m.micros)),
+  return (await serverUsage(server)).micros;
+}
+
+interface Usage {
+  micros: number;
+  /** read/write system calls so far (NaN off Linux). */
+  reads: number;
+  writes: number;
+}
+
+async function serverUsage(server: Server): Promise<Usage> {
+  const reply = new Promise<Usage>((resolve) =>
+    server.child.once('message', (m: Usage) => resolve(m)),
   );
   server.child.send({ type: 'cpu' });
   return reply;
 }
 
-/** One bench client: a socket, its chat, and the send times of its in-flight messages. */
+/**
+ * One bench client: a socket, its chat, and its in-flight messages in send order (ids and
+ * send times). Acks of one connection come back in send order (one chat, stored in order),
+ * so a queue matches them without a Map whose per-message set and delete would cost the
+ * harness more than some servers spend on the message.
+ */
 interface Client {
   socket: WebSocket;
+  /** The TCP socket under `socket`, to gather a tick's sends into one write. */
+  tcp: Socket;
   chatId: string;
-  inFlight: Map<string, bigint>;
+  inFlight: InFlight;
   onAck: (latencyNs: number) => void;
 }
 
+/** A FIFO of (message number, send time in ns) that never shrinks its arrays. */
+class InFlight {
+  private ids: number[] = [];
+  private times: number[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.ids.length - this.head;
+  }
+
+  push(id: number, at: number): void {
+    if (this.head > 4096 && this.head * 2 > this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+    this.ids.push(id);
+    this.times.push(at);
+  }
+
+  /** The send time of message `id`, dropping it and anything older (never answered); NaN if unknown. */
+  take(id: number): number {
+    while (this.head < this.ids.length) {
+      const head = this.ids[this.head]!;
+      if (head > id) return NaN;
+      const at = this.times[this.head++]!;
+      if (head === id) return at;
+      outOfOrder++;
+    }
+    return NaN;
+  }
+}
+
+/** Acks that did not come back in send order (reported; expected 0). */
+let outOfOrder = 0;
 let nextId = 0;
+/** Nanoseconds on a monotonic clock, as a double (no BigInt per message). */
+const nowNs = (): number => performance.now() * 1e6;
+/** The bytes every `message.ack` frame starts with (both servers write `type` first). */
+const ACK_PREFIX = Buffer.from('{"type":"message.ack"');
 
 async function connect(url: string, withChat: boolean): Promise<Client> {
   const socket = new WebSocket(url, ['ca-chat.v1'], { perMessageDeflate: false });
-  const client: Client = { socket, chatId: '', inFlight: new Map(), onAck: () => {} };
+  const client: Client = {
+    socket,
+    tcp: null as unknown as Socket,
+    chatId: '',
+    inFlight: new InFlight(),
+    onAck: () => {},
+  };
   let resolveReady: () => void;
   const ready = new Promise<void>((resolve) => (resolveReady = resolve));
-  socket.on('message', (data) => {
+  const onLoadFrame = (data: Buffer): void => {
+    // Under load only acks matter: other frames (ca-chat's `message.status`) are not parsed.
+    if (data.compare(ACK_PREFIX, 0, ACK_PREFIX.length, 0, ACK_PREFIX.length) !== 0) return;
+    const { clientMsgId } = JSON.parse(data.toString()) as { clientMsgId: string };
+    const sentAt = client.inFlight.take(Number(clientMsgId.slice(1)));
+    if (!Number.isNaN(sentAt)) client.onAck(nowNs() - sentAt);
+  };
+  socket.on('message', (data: Buffer) => {
     const frame = JSON.parse(String(data)) as {
       type: string;
       clientMsgId?: string;
       chatId?: string;
     };
-    if (frame.type === 'message.ack') {
-      const sentAt = client.inFlight.get(frame.clientMsgId!);
-      if (sentAt === undefined) return;
-      client.inFlight.delete(frame.clientMsgId!);
-      client.onAck(Number(process.hrtime.bigint() - sentAt));
-    } else if (frame.type === 'welcome') {
+    if (frame.type === 'welcome') {
       if (!withChat) resolveReady();
       else socket.send(JSON.stringify({ type: 'chat.request', language: 'en', ref: 'bench' }));
     } else if (frame.type === 'chat.queued') client.chatId = frame.chatId!;
-    else if (frame.type === 'chat.matched') resolveReady();
+    else if (frame.type === 'chat.matched') {
+      socket.removeAllListeners('message');
+      socket.on('message', onLoadFrame);
+      resolveReady();
+    }
   });
   await once(socket, 'open');
+  client.tcp = (socket as unknown as { _socket: Socket })._socket; // private, fine for a bench
   socket.send(JSON.stringify({ type: 'hello' }));
   await ready;
   return client;
 }
 
-/** The TCP socket under a `ws` client (a private field, fine for a bench). */
-const tcpOf = (socket: WebSocket): { cork(): void; uncork(): void } =>
-  (socket as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
-const corked = new Set<WebSocket>();
+const corked = new Set<Socket>();
 
 function sendMessage(client: Client): void {
-  const clientMsgId = `m${++nextId}`;
-  client.inFlight.set(clientMsgId, process.hrtime.bigint());
+  const id = ++nextId;
+  client.inFlight.push(id, nowNs());
+  const { tcp } = client;
   // Sends of one tick leave in one write: the harness must not be the bottleneck.
-  if (!corked.has(client.socket)) {
-    corked.add(client.socket);
-    tcpOf(client.socket).cork();
+  if (!corked.has(tcp)) {
+    corked.add(tcp);
+    tcp.cork();
     process.nextTick(() => {
-      corked.delete(client.socket);
-      tcpOf(client.socket).uncork();
+      corked.delete(tcp);
+      tcp.uncork();
     });
   }
   client.socket.send(
-    JSON.stringify({ type: 'message', chatId: client.chatId, text: TEXT, clientMsgId }),
+    JSON.stringify({ type: 'message', chatId: client.chatId, text: TEXT, clientMsgId: `m${id}` }),
   );
 }
 
@@ -188,11 +264,22 @@ async function peak(clients: Client[], server: Server): Promise<LoadResult> {
 }
 
 /** Open loop: sends at `rate` messages/s spread over the clients, whatever the answers do. */
-async function steady(clients: Client[], rate: number): Promise<LoadResult> {
+async function steady(clients: Client[], rate: number, server: Server): Promise<LoadResult> {
   const latencies: number[] = [];
   let measuring = false;
+  // BENCH_TAIL=ms: prints when (epoch ms mod 1e5, 10 ms buckets) acks slower than that were sent.
+  const tail = Number(process.env.BENCH_TAIL ?? 0);
+  const slow = new Map<number, number>();
   for (const client of clients)
-    client.onAck = (latencyNs) => measuring && latencies.push(latencyNs);
+    client.onAck = (latencyNs) => {
+      if (!measuring) return;
+      latencies.push(latencyNs);
+      if (tail > 0 && latencyNs > tail * 1e6) {
+        const bucket =
+          (((performance.timeOrigin + nowNs() / 1e6 - latencyNs / 1e6) % 100_000) / 10) | 0;
+        slow.set(bucket, (slow.get(bucket) ?? 0) + 1);
+      }
+    };
   let skipped = 0;
   const inFlight = (): number => clients.reduce((n, c) => n + c.inFlight.size, 0);
   const run = async (ms: number): Promise<number> => {
@@ -203,6 +290,10 @@ async function steady(clients: Client[], rate: number): Promise<LoadResult> {
       const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
       if (elapsed * 1000 >= ms) break;
       const due = Math.max(0, Math.floor(elapsed * rate) - sent);
+      if (tail > 0 && measuring && due > rate / 250)
+        console.error(
+          `client burst ${due} at ${((performance.timeOrigin + performance.now()) % 100_000) | 0}`,
+        );
       const room = Math.max(0, MAX_IN_FLIGHT - inFlight());
       for (let i = 0; i < Math.min(due, room); i++) sendMessage(clients[turn++ % clients.length]!);
       if (measuring) skipped += due - Math.min(due, room);
@@ -215,15 +306,31 @@ async function steady(clients: Client[], rate: number): Promise<LoadResult> {
   };
   await run(WARMUP_MS);
   measuring = true;
+  const usageBefore = await serverUsage(server);
+  const ownBefore = process.cpuUsage();
   const scheduled = await run(MEASURE_MS);
+  const own = process.cpuUsage(ownBefore);
+  const usageAfter = await serverUsage(server);
+  const cpuUs = usageAfter.micros - usageBefore.micros;
+  if (tail > 0)
+    console.error(
+      `server syscalls per message: reads ${((usageAfter.reads - usageBefore.reads) / scheduled).toFixed(2)}, writes ${((usageAfter.writes - usageBefore.writes) / scheduled).toFixed(2)}`,
+    );
   await drain(clients);
   measuring = false;
   latencies.sort((a, b) => a - b);
+  for (const [bucket, n] of slow) console.error(`slow acks: ${n} sent at ${bucket * 10}`);
+  if (tail > 0)
+    console.error(
+      `percentiles (ms): ${[50, 90, 95, 98, 99, 99.5, 99.9].map((p) => `p${p} ${(percentile(latencies, p) / 1e6).toFixed(2)}`).join(', ')}`,
+    );
   return {
     messagesPerSecond: (scheduled - skipped) / (MEASURE_MS / 1000),
     p50Ms: percentile(latencies, 50) / 1e6,
     p99Ms: percentile(latencies, 99) / 1e6,
     skipped: scheduled === 0 ? 0 : skipped / scheduled,
+    serverCpuUs: cpuUs / (scheduled - skipped),
+    clientCpuUs: (own.user + own.system) / (scheduled - skipped),
   };
 }
 
@@ -245,28 +352,49 @@ async function loadPhase(
   );
   const peakResult = withPeak ? await peak(clients, server) : null;
   const steadyResults: LoadResult[] = [];
-  for (const rate of rates(peakResult)) steadyResults.push(await steady(clients, rate));
+  for (const rate of rates(peakResult)) steadyResults.push(await steady(clients, rate, server));
   for (const client of clients) client.socket.terminate();
   await stopServer(server);
+  if (outOfOrder > 0) console.warn(`${mode}: ${outOfOrder} acks came back out of send order`);
+  outOfOrder = 0;
   return { peak: peakResult, steady: steadyResults };
 }
 
-async function idlePhase(
-  count: number,
-  mode: Mode = 'ca',
-): Promise<{ bytesPerConnection: number; heapPerConnection: number; connections: number }> {
+interface IdleResult {
+  /** RSS growth per connection between `count / 5` and `count` open connections. */
+  bytesPerConnection: number;
+  /** JS heap + external growth per connection over the same span. */
+  heapPerConnection: number;
+  /** RSS growth per connection from one connection to `count`, fixed costs included. */
+  bytesPerConnectionFromOne: number;
+  connections: number;
+}
+
+/**
+ * RSS per idle connection. Opening the first thousands of connections also grows V8's young
+ * generation to its full size (~28 MB, for the bare `ws` server too) and fills allocator
+ * pools: a one-off cost that divided by the connection count reads as ~2.9 KiB "per
+ * connection" at 10 000. So the figure is the slope between a fifth of `count` and `count`
+ * connections, all still open; the growth from one connection is reported beside it.
+ */
+async function idlePhase(count: number, mode: Mode = 'ca'): Promise<IdleResult> {
   const server = await startServer(mode);
   // One connection first so lazily built things (JIT, pools) are not counted per connection.
   const warm = await connect(server.url, false);
-  const before = await rss(server);
+  const first = await rss(server);
   const sockets: WebSocket[] = [];
   const deadline = Date.now() + 60_000;
-  for (let opened = 0; opened < count && Date.now() < deadline; opened += 500) {
+  const base = Math.round(count / 5);
+  let atBase: Memory | null = null;
+  for (let opened = 0; opened < count && Date.now() < deadline;) {
     try {
+      const target = opened < base ? base : count;
       const batch = await Promise.all(
-        Array.from({ length: Math.min(500, count - opened) }, () => connect(server.url, false)),
+        Array.from({ length: Math.min(500, target - opened) }, () => connect(server.url, false)),
       );
       sockets.push(...batch.map((c) => c.socket));
+      opened += batch.length;
+      if (opened === base) atBase = await rss(server);
     } catch (error) {
       // Usually EMFILE: `ulimit -n` must exceed the connection count in both processes.
       console.warn(`stopped opening connections at ${sockets.length}: ${(error as Error).message}`);
@@ -276,10 +404,12 @@ async function idlePhase(
   const after = await rss(server);
   for (const socket of [warm.socket, ...sockets]) socket.terminate();
   await stopServer(server);
+  const from = atBase ?? first;
+  const span = sockets.length - (atBase === null ? 0 : base);
   return {
-    bytesPerConnection: (after.rss - before.rss) / sockets.length,
-    heapPerConnection:
-      (after.heapUsed + after.external - before.heapUsed - before.external) / sockets.length,
+    bytesPerConnection: (after.rss - from.rss) / span,
+    heapPerConnection: (after.heapUsed + after.external - from.heapUsed - from.external) / span,
+    bytesPerConnectionFromOne: (after.rss - first.rss) / sockets.length,
     connections: sockets.length,
   };
 }
@@ -292,7 +422,7 @@ if (process.env.BENCH_IDLE_ONLY) {
   const mode = process.env.BENCH_IDLE_ONLY as Mode;
   const result = await idlePhase(IDLE, mode);
   console.log(
-    `${mode} idle: ${result.connections} connections, RSS ${(result.bytesPerConnection / 1024).toFixed(2)} KiB, JS heap+external ${(result.heapPerConnection / 1024).toFixed(2)} KiB each`,
+    `${mode} idle: ${result.connections} connections, RSS ${(result.bytesPerConnection / 1024).toFixed(2)} KiB each (${(result.bytesPerConnectionFromOne / 1024).toFixed(2)} KiB counting from one connection), JS heap+external ${(result.heapPerConnection / 1024).toFixed(2)} KiB each`,
   );
   process.exit(0);
 }
@@ -359,7 +489,7 @@ const p99Of = (mode: 'echo' | 'ca', rate: number): LoadResult =>
   median(openLoop[mode][rate]!, byP99);
 
 const idle = await idlePhase(IDLE);
-const idleEcho = await idlePhase(Math.min(IDLE, 5000), 'echo');
+const idleEcho = await idlePhase(IDLE, 'echo');
 console.log(
   `idle: ${idle.connections} connections, RSS ${(idle.bytesPerConnection / 1024).toFixed(2)} KiB, JS ${(idle.heapPerConnection / 1024).toFixed(2)} KiB each`,
 );
@@ -399,7 +529,7 @@ const summary = [
   '',
   `- Throughput: ca-chat ${ratio.toFixed(2)}× the echo's (median of the rounds' ratios ${roundRatios.map((r) => r.toFixed(2)).join(', ')}; target ≥ 0.85×: ${ratio >= 0.85 ? 'met' : 'missed'}); the transport alone ${transportRatio.toFixed(2)}×.`,
   `- p99 added latency at half the echo's peak (${rate(half)}/s): ${addedP99.toFixed(2)} ms (median p99s; target ≤ 2 ms: ${addedP99 <= 2 ? 'met' : 'missed'}); at half ca-chat's own peak (${rate(caHalf)}/s): ${addedP99AtCaHalf.toFixed(2)} ms.`,
-  `- Idle: ${rate(idle.connections)} connections after \`hello\` (each a new client identity): ${rate(Math.round(idle.bytesPerConnection))} B (${kib(idle.bytesPerConnection)}) server RSS each, JS heap + external ${kib(idle.heapPerConnection)}; a bare \`ws\` server: ${kib(idleEcho.bytesPerConnection)} RSS (JS ${kib(idleEcho.heapPerConnection)}) per connection. Target < 8 KB (8,000 B): ${idle.bytesPerConnection < 8000 ? 'met' : 'missed'}; RSS per connection varies by about ±1 KiB between runs.`,
+  `- Idle: ${rate(idle.connections)} connections after \`hello\` (each a new client identity): ${rate(Math.round(idle.bytesPerConnection))} B (${kib(idle.bytesPerConnection)}) server RSS per connection, measured as the growth from ${rate(Math.round(idle.connections / 5))} to ${rate(idle.connections)} open connections (counting from one connection, which adds V8's young generation growing to full size and other one-off costs: ${kib(idle.bytesPerConnectionFromOne)}); JS heap + external ${kib(idle.heapPerConnection)}. A bare \`ws\` server measured the same way: ${kib(idleEcho.bytesPerConnection)} RSS (${kib(idleEcho.bytesPerConnectionFromOne)} from one; JS ${kib(idleEcho.heapPerConnection)}). Target < 8 KB (8,000 B): ${idle.bytesPerConnection < 8000 ? 'met' : 'missed'}.`,
   '',
   NOTES,
   '',

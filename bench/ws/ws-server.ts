@@ -4,7 +4,9 @@
  * takes every delivery at once. `echo`: a bare `ws` server answering the same frames with
  * the smallest valid reply (parse + stringify), the baseline.
  */
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 import { createFsBlobStore, createMemoryStorage, createRelay } from '@ca-chat/core';
 import type { CAChannel, RelayApi } from '@ca-chat/core';
@@ -207,6 +209,59 @@ async function startEcho(): Promise<number> {
   return (wss.address() as AddressInfo).port;
 }
 
+if (process.env.BENCH_STALLS) watchStalls(Number(process.env.BENCH_STALLS));
+const allocations = process.env.BENCH_ALLOC ? await sampleAllocations() : null;
+
+/**
+ * Diagnostics (BENCH_ALLOC=file): samples every allocation, short-lived ones included, and
+ * writes the profile (a `.heapprofile`, for DevTools) when the bench stops the server.
+ */
+async function sampleAllocations(): Promise<() => Promise<void>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  return async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(process.env.BENCH_ALLOC!, JSON.stringify(profile));
+  };
+}
+
+/**
+ * Diagnostics (BENCH_STALLS=ms): prints every event-loop stall longer than `ms` and every
+ * garbage collection longer than 1 ms, with times since start, to tell the tail's causes apart.
+ */
+function watchStalls(threshold: number): void {
+  const start = performance.now();
+  let last = start;
+  let lastCpu = process.cpuUsage();
+  setInterval(() => {
+    const now = performance.now();
+    const cpu = process.cpuUsage();
+    if (now - last > threshold) {
+      // CPU time of the whole process (GC helper threads included) over the stall.
+      const used = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+      console.error(
+        `stall ${(now - last).toFixed(1)} ms at ${((performance.timeOrigin + last) % 100_000) | 0} (epoch ms mod 1e5), process CPU ${used.toFixed(1)} ms`,
+      );
+    }
+    last = now;
+    lastCpu = cpu;
+  }, 1).unref();
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      if (entry.duration > 1)
+        console.error(
+          `gc ${(entry.detail as { kind: number }).kind} ${entry.duration.toFixed(1)} ms at ${((performance.timeOrigin + entry.startTime) % 100_000) | 0}`,
+        );
+  }).observe({ entryTypes: ['gc'] });
+}
+
 const port =
   mode === 'ca'
     ? await startCa()
@@ -226,7 +281,21 @@ process.on('message', (message: { type: string }) => {
     });
   } else if (message.type === 'cpu') {
     const usage = process.cpuUsage();
-    send({ type: 'cpu', micros: usage.user + usage.system });
-  } else if (message.type === 'stop') process.exit(0);
+    // Read and write system calls so far (Linux), to tell syscall costs from the rest.
+    let syscalls = { reads: NaN, writes: NaN };
+    try {
+      const io = readFileSync('/proc/self/io', 'utf8');
+      syscalls = {
+        reads: Number(/syscr: (\d+)/.exec(io)?.[1]),
+        writes: Number(/syscw: (\d+)/.exec(io)?.[1]),
+      };
+    } catch {
+      // Not Linux: no counts.
+    }
+    send({ type: 'cpu', micros: usage.user + usage.system, ...syscalls });
+  } else if (message.type === 'stop') {
+    if (allocations) void allocations().then(() => process.exit(0));
+    else process.exit(0);
+  }
 });
 send({ type: 'ready', port });
