@@ -19,6 +19,12 @@ export interface ChatLifecycle {
   endByAdmin(chatId: string): Promise<Chat>;
   clientConnected(clientId: string): void;
   clientDisconnected(clientId: string): void;
+  /**
+   * At start: no client is connected to a fresh process, so every open chat's client gets
+   * its grace period, as if it had just disconnected (coming back cancels it). Without this
+   * a chat whose client never returned after a restart stayed open, holding a CA's slot.
+   */
+  resume(): Promise<void>;
 }
 
 const graceTimerKey = (chatId: string): string => `grace:${chatId}`;
@@ -97,6 +103,17 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
     return ended;
   };
 
+  const startGrace = (clientId: string, chatIds: Iterable<string>): void => {
+    let chats = graceChats.get(clientId);
+    if (!chats) graceChats.set(clientId, (chats = new Set()));
+    for (const chatId of chatIds) {
+      chats.add(chatId);
+      ctx.timers.set(graceTimerKey(chatId), ctx.config.clientGraceMs, () =>
+        graceExpired(clientId, chatId),
+      );
+    }
+  };
+
   const graceExpired = async (clientId: string, chatId: string): Promise<void> => {
     graceChats.get(clientId)?.delete(chatId);
     if ((connections.get(clientId) ?? 0) > 0) return;
@@ -145,15 +162,33 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
       ctx.tasks.run('start grace period', async () => {
         const open = await storage.listChats({ clientId, state: ['waiting', 'active'] });
         if ((connections.get(clientId) ?? 0) > 0) return;
-        const chats = graceChats.get(clientId) ?? new Set<string>();
-        graceChats.set(clientId, chats);
-        for (const chat of open) {
-          chats.add(chat.id);
-          ctx.timers.set(graceTimerKey(chat.id), ctx.config.clientGraceMs, () =>
-            graceExpired(clientId, chat.id),
-          );
-        }
+        startGrace(
+          clientId,
+          open.map((chat) => chat.id),
+        );
       });
+    },
+
+    async resume() {
+      const open = await storage.listChats({ state: ['waiting', 'active'] });
+      const byClient = new Map<string, string[]>();
+      for (const chat of open) {
+        // Connected already (transports start first), or its grace period already runs.
+        if ((connections.get(chat.clientId) ?? 0) > 0) continue;
+        if (graceChats.get(chat.clientId)?.has(chat.id)) continue;
+        const ids = byClient.get(chat.clientId);
+        if (ids) ids.push(chat.id);
+        else byClient.set(chat.clientId, [chat.id]);
+      }
+      for (const [clientId, chatIds] of byClient) startGrace(clientId, chatIds);
+      if (byClient.size > 0)
+        ctx.logger.info(
+          {
+            clients: byClient.size,
+            chats: [...byClient.values()].reduce((n, ids) => n + ids.length, 0),
+          },
+          'grace periods started for the open chats of clients not connected since the start',
+        );
     },
   };
 }

@@ -48,6 +48,31 @@ describe('relay start and stop', () => {
     expect((await h2.storage.getChat(chat.id))?.endReason).toBe('no_ca_available');
   });
 
+  it('a restart gives each open chat its client grace period: a client who never comes back loses it, one who does keeps it', async () => {
+    const h = await harness({ clientGraceMs: 120_000 });
+    const gone = await h.activeChat();
+    const back = await h.activeChat();
+    // Connected when the process went away: no disconnect (and no grace timer) ever ran.
+    h.transport.connect(gone.client.id);
+    h.transport.connect(back.client.id);
+
+    const h2 = await h.restart({ clientGraceMs: 120_000 });
+    harnesses.push(h2);
+    const ended = h2.channel.waitFor('chatEnded');
+    await h2.clock.advance(60_000);
+    h2.transport.connect(back.client.id);
+    await h2.clock.advance(60_000);
+
+    expect((await ended).reason).toBe('client_gone');
+    expect(await h2.storage.getChat(gone.chat.id)).toMatchObject({
+      state: 'ended',
+      endReason: 'client_gone',
+    });
+    expect((await h2.storage.getChat(back.chat.id))?.state).toBe('active');
+    await h2.clock.advance(600_000);
+    expect((await h2.storage.getChat(back.chat.id))?.state).toBe('active');
+  });
+
   it('a restart re-offers waiting chats and resumes round-robin offer timeouts', async () => {
     const h = await harness({ routing: 'round-robin', offerTimeoutMs: 10_000 });
     const [a, b] = [await h.addCA(), await h.addCA()];

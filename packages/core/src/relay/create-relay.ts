@@ -189,6 +189,7 @@ export function createRelay(input: CreateRelayOptions): Relay {
     }
     modules.outbox.start();
     await matching.resume();
+    await modules.lifecycle.resume();
     retention.start();
     state = 'running';
     logger.info(
