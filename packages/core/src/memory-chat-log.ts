@@ -46,6 +46,8 @@ export class ChatLog {
   private readonly chunks: Buffer[] = [];
   /** Where the next string goes in the last chunk. */
   private used = 0;
+  /** The byte length of what `put` wrote last. */
+  private putBytes = 0;
   /** seq of the message holding each key, 0 for a free slot; power-of-two size. */
   private keySlots: Int32Array | null = null;
   private keyCount = 0;
@@ -82,8 +84,10 @@ export class ChatLog {
     }
   }
 
-  /** Appends `m` (copied) and returns its seq. The caller checked its key with `findKey`. */
-  append(m: NewMessage): number {
+  /**
+   * Appends `m` (copied) and returns it as stored. The caller checked its key with `findKey`.
+   */
+  append(m: NewMessage): Message {
     const seq = this.count + 1;
     const i = this.count;
     if (i >= BLOCK) {
@@ -98,15 +102,19 @@ export class ChatLog {
     const at = recordAt(seq);
     const text = m.text === null ? null : wellFormed(m.text);
     const key = m.idempotencyKey === null ? null : wellFormed(m.idempotencyKey);
-    // The text and the key are written together, so the key's bytes follow the text's.
-    const textLen = text === null ? -1 : Buffer.byteLength(text);
-    const keyLen = key === null ? -1 : Buffer.byteLength(key);
-    const where = this.reserve(Math.max(0, textLen) + Math.max(0, keyLen));
-    if (text !== null) this.write(where, text, textLen);
-    if (key !== null) this.write(where + Math.max(0, textLen), key, keyLen);
+    // The key's bytes follow the text's: one write for both (a call into C++ costs more than
+    // the copy). An all-ASCII pair, the usual case, has as many bytes as UTF-16 units.
+    const both = text === null ? (key ?? '') : key === null ? text : text + key;
+    const where = this.put(both);
+    const bytes = this.putBytes;
+    let textLen = -1;
+    if (text !== null) {
+      if (key === null) textLen = bytes;
+      else textLen = bytes === both.length ? text.length : Buffer.byteLength(text);
+    }
     block[at + TEXT_AT] = where;
     block[at + TEXT_LEN] = textLen;
-    block[at + KEY_LEN] = keyLen;
+    block[at + KEY_LEN] = key === null ? -1 : bytes - Math.max(0, textLen);
     block[at + PEER_LEN] = -1;
     block[at + CREATED_AT] = m.createdAt;
     block[at + META] = PARTY_CODES[m.from];
@@ -114,14 +122,14 @@ export class ChatLog {
     if (m.file !== null) (this.files ??= new Map()).set(seq, copyFileRef(m.file));
     this.putDelivery(block, at, seq, m.delivery);
     if (m.delivery.state === 'pending') this.pendingAdded(seq);
-    return seq;
+    return this.message(seq, text, key);
   }
 
   /**
-   * A new `Message` for `seq` (1-based); `seq` must exist. `known` is the message as it was
-   * just appended, when the caller has it: its strings are taken instead of decoded again.
+   * A new `Message` for `seq` (1-based); `seq` must exist. `append` passes the strings it
+   * has just stored, so they are not decoded again.
    */
-  message(seq: number, known?: NewMessage): Message {
+  message(seq: number, text?: string | null, key?: string | null): Message {
     const block = this.block(seq);
     const at = recordAt(seq);
     const file = this.files?.get(seq);
@@ -132,11 +140,10 @@ export class ChatLog {
       chatId: this.chatId,
       seq,
       from: PARTIES[meta % 4]!,
-      text: known?.text != null ? wellFormed(known.text) : this.text(block, at),
+      text: text !== undefined ? text : this.text(block, at),
       file: file === undefined ? null : copyFileRef(file),
       createdAt: block[at + CREATED_AT]!,
-      idempotencyKey:
-        known?.idempotencyKey != null ? wellFormed(known.idempotencyKey) : this.key(block, at),
+      idempotencyKey: key !== undefined ? key : this.key(block, at),
       delivery: {
         state: STATES[Math.floor(meta / 4) % 4]!,
         peerMessageId: peerLen < 0 ? null : this.read(block[at + PEER_AT]!, peerLen),
@@ -212,6 +219,27 @@ export class ChatLog {
     const len = block[at + KEY_LEN]!;
     if (len < 0) return null;
     return this.read(block[at + TEXT_AT]! + Math.max(0, block[at + TEXT_LEN]!), len);
+  }
+
+  /** Writes `s` into the arena and returns its position; `putBytes` is its length in bytes. */
+  private put(s: string): number {
+    const last = this.chunks.length - 1;
+    if (s.length === 0) {
+      this.putBytes = 0;
+      return 0;
+    }
+    // Room for the worst case (3 bytes per UTF-16 unit): write first, count after.
+    if (last >= 0 && this.used + s.length * 3 <= this.chunks[last]!.length) {
+      const where = last * CHUNK_SPAN + this.used;
+      this.putBytes = this.chunks[last]!.write(s, this.used);
+      this.used += this.putBytes;
+      return where;
+    }
+    const bytes = Buffer.byteLength(s);
+    const where = this.reserve(bytes);
+    this.write(where, s, bytes);
+    this.putBytes = bytes;
+    return where;
   }
 
   /** The arena position of `bytes` free bytes in one chunk (a new chunk when the last is full). */

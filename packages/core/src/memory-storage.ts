@@ -259,8 +259,7 @@ class MemoryStorage implements Storage {
       const seq = log.findKey(input.from, input.idempotencyKey);
       if (seq !== 0) return { message: log.message(seq), duplicate: true };
     }
-    const seq = log.append(input);
-    return { message: log.message(seq, input), duplicate: false };
+    return { message: log.append(input), duplicate: false };
   }
 
   async getMessage(chatId: string, seq: number): Promise<Message | null> {
