@@ -63,33 +63,25 @@ interface Memory {
   external: number;
 }
 
-async function rss(server: Server): Promise<Memory> {
-  const reply = new Promise<Memory>((resolve) =>
-    server.child.once('message', (m: Memory) => resolve(m)),
-  );
-  server.child.send({ type: 'rss' });
+/** Asks the server process for something (`rss`, `cpu`) and waits for its answer. */
+async function ask<T>(server: Server, type: 'rss' | 'cpu'): Promise<T> {
+  const reply = new Promise<T>((resolve) => server.child.once('message', (m: T) => resolve(m)));
+  server.child.send({ type });
   return reply;
 }
 
-/** CPU time (user + system, µs) the server process has used so far. */
-async function serverCpu(server: Server): Promise<number> {
-  return (await serverUsage(server)).micros;
-}
+const rss = (server: Server): Promise<Memory> => ask<Memory>(server, 'rss');
 
 interface Usage {
+  /** CPU time (user + system, µs) the server process has used so far. */
   micros: number;
   /** read/write system calls so far (NaN off Linux). */
   reads: number;
   writes: number;
 }
 
-async function serverUsage(server: Server): Promise<Usage> {
-  const reply = new Promise<Usage>((resolve) =>
-    server.child.once('message', (m: Usage) => resolve(m)),
-  );
-  server.child.send({ type: 'cpu' });
-  return reply;
-}
+const serverUsage = (server: Server): Promise<Usage> => ask<Usage>(server, 'cpu');
+const serverCpu = async (server: Server): Promise<number> => (await serverUsage(server)).micros;
 
 /**
  * One bench client: a socket, its chat, and its in-flight messages in send order (ids and
