@@ -375,82 +375,79 @@ export function createOutbox(ctx: RelayContext): Outbox {
     return settledCount;
   };
 
-  /** Reads what is pending in this chat (or takes what `stored` handed over) and delivers it. */
-  const processChat = async (chatId: string, line: ChatLine): Promise<void> => {
-    const cursor = line.settled;
-    const after = cursor ?? 0;
-    const listedAt = generation;
-    // What `stored` handed over is all there is when it directly follows the settled part
-    // and nothing changed since; otherwise storage says what is pending.
-    const handed = line.fresh;
-    const direct =
-      handed.length > 0 &&
-      !line.freshBroken &&
-      line.freshAt === listedAt &&
-      cursor !== undefined &&
-      handed[0]!.seq === cursor + 1;
-    if (direct) {
-      line.fresh = line.spare ?? [];
-      line.spare = null;
-    } else handed.length = 0;
-    line.freshBroken = false;
-    const messages = direct
-      ? handed
-      : await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
-    // Handed-over messages are all pending and usually all go one way: then they are the
-    // line as they are. Otherwise one pass sorts the pending ones into their two lines.
-    let toCA: readonly Message[] = NONE;
-    let toClient: readonly Message[] = NONE;
-    const oneWay = direct ? oneWayOf(messages) : null;
-    if (oneWay === 'ca') toCA = messages;
-    else if (oneWay === 'client') toClient = messages;
-    else {
-      const pendingToCA: Message[] = [];
-      const pendingToClient: Message[] = [];
-      for (const m of messages) {
-        if (m.delivery.state === 'pending')
-          (recipientOf(m) === 'ca' ? pendingToCA : pendingToClient).push(m);
-      }
-      toCA = pendingToCA;
-      toClient = pendingToClient;
-    }
-    const firstPending = Math.min(toCA[0]?.seq ?? Infinity, toClient[0]?.seq ?? Infinity);
-    const upTo = firstPending !== Infinity ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
-    line.settled = upTo;
-    // Usually only one line has anything: no promise for the empty one.
-    const progress =
-      toClient.length === 0
-        ? await runLine(chatId, line, toCA, listedAt)
-        : toCA.length === 0
-          ? await runLine(chatId, line, toClient, listedAt)
-          : (
-              await Promise.all([
-                runLine(chatId, line, toCA, listedAt),
-                runLine(chatId, line, toClient, listedAt),
-              ])
-            ).reduce((a, b) => a + b);
-    // Everything read is settled: the cursor moves past it, so what `stored` hands over next
-    // follows on directly.
-    const last = messages.at(-1);
-    if (last !== undefined && progress === toCA.length + toClient.length) line.settled = last.seq;
-    // A full batch: read on while that gets somewhere (the cursor moved or messages went out).
-    if (messages.length === CHAT_BATCH && (upTo > after || progress > 0)) line.dirty = true;
-    if (direct) {
-      handed.length = 0;
-      line.spare = handed;
-    }
-  };
-
   /**
-   * The chat's worker: one async function (not a chain of `.catch`/`.finally`) that runs
-   * `processChat` as often as the chat was woken meanwhile. It always awaits before its
+   * The chat's worker: one async function (not a chain of `.catch`/`.finally`, nor one per
+   * pass) that reads what is pending in this chat, or takes what `stored` handed over, and
+   * delivers it, as often as the chat was woken meanwhile. It always awaits before its
    * `finally`, so `line.worker` is set before it is cleared.
    */
   const work = async (chatId: string, line: ChatLine): Promise<void> => {
     try {
       do {
         line.dirty = false;
-        await processChat(chatId, line);
+        const cursor = line.settled;
+        const after = cursor ?? 0;
+        const listedAt = generation;
+        // What `stored` handed over is all there is when it directly follows the settled part
+        // and nothing changed since; otherwise storage says what is pending.
+        const handed = line.fresh;
+        const direct =
+          handed.length > 0 &&
+          !line.freshBroken &&
+          line.freshAt === listedAt &&
+          cursor !== undefined &&
+          handed[0]!.seq === cursor + 1;
+        if (direct) {
+          line.fresh = line.spare ?? [];
+          line.spare = null;
+        } else handed.length = 0;
+        line.freshBroken = false;
+        const messages = direct
+          ? handed
+          : await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
+        // Handed-over messages are all pending and usually all go one way: then they are the
+        // line as they are. Otherwise one pass sorts the pending ones into their two lines.
+        let toCA: readonly Message[] = NONE;
+        let toClient: readonly Message[] = NONE;
+        const oneWay = direct ? oneWayOf(messages) : null;
+        if (oneWay === 'ca') toCA = messages;
+        else if (oneWay === 'client') toClient = messages;
+        else {
+          const pendingToCA: Message[] = [];
+          const pendingToClient: Message[] = [];
+          for (const m of messages) {
+            if (m.delivery.state === 'pending')
+              (recipientOf(m) === 'ca' ? pendingToCA : pendingToClient).push(m);
+          }
+          toCA = pendingToCA;
+          toClient = pendingToClient;
+        }
+        const firstPending = Math.min(toCA[0]?.seq ?? Infinity, toClient[0]?.seq ?? Infinity);
+        const upTo = firstPending !== Infinity ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
+        line.settled = upTo;
+        // Usually only one line has anything: no promise for the empty one.
+        const progress =
+          toClient.length === 0
+            ? await runLine(chatId, line, toCA, listedAt)
+            : toCA.length === 0
+              ? await runLine(chatId, line, toClient, listedAt)
+              : (
+                  await Promise.all([
+                    runLine(chatId, line, toCA, listedAt),
+                    runLine(chatId, line, toClient, listedAt),
+                  ])
+                ).reduce((a, b) => a + b);
+        // Everything read is settled: the cursor moves past it, so what `stored` hands over next
+        // follows on directly.
+        const last = messages.at(-1);
+        if (last !== undefined && progress === toCA.length + toClient.length)
+          line.settled = last.seq;
+        // A full batch: read on while that gets somewhere (the cursor moved or messages went out).
+        if (messages.length === CHAT_BATCH && (upTo > after || progress > 0)) line.dirty = true;
+        if (direct) {
+          handed.length = 0;
+          line.spare = handed;
+        }
       } while (line.dirty && enabled);
     } catch (error) {
       ctx.reportError(error, { op: 'outbox', chatId });
