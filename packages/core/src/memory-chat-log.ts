@@ -34,10 +34,11 @@ const CHUNK_SPAN = 2 ** 32;
  * peer message ids are UTF-8 in the chat's own byte arena; every other field is a number in a
  * block of `Float64Array` records; idempotency keys are found through an open-addressing table
  * of seqs and hashes. A stored message costs 64 bytes (8–16 more with a key) plus its strings'
- * bytes and no heap object at all, so a store holding hundreds of thousands of messages gives the garbage collector
- * nothing to trace or copy: with every message kept as JS strings and arrays, the growing
- * heap's collections were what held up the event loop under load (bench/README.md `## ws`).
- * Rare fields (files, errors) live in maps by seq. Dropping the log (deleteChat) frees it all.
+ * bytes and no heap object at all, so a store holding hundreds of thousands of messages gives
+ * the garbage collector nothing to trace or copy: with every message kept as JS strings and
+ * arrays, the growing heap's collections were what held up the event loop under load
+ * (bench/README.md `## ws`). Rare fields (files, errors) live in maps by seq. Dropping the log
+ * (deleteChat) frees it all.
  */
 export class ChatLog {
   private readonly blocks: Float64Array[] = [new Float64Array(FIRST_BLOCK * STRIDE)];
@@ -45,9 +46,8 @@ export class ChatLog {
   private readonly chunks: Buffer[] = [];
   /** Where the next string goes in the last chunk. */
   private used = 0;
-  /** The byte lengths of what `put` wrote last, and of its first string. */
+  /** The byte length of what `put` wrote last. */
   private putBytes = 0;
-  private putFirstBytes = 0;
   /**
    * Pairs of (seq of the message holding a key, 0 for a free slot; the key's hash); a
    * power-of-two number of pairs. The hash beside the seq lets a probe pass other keys
@@ -113,10 +113,16 @@ export class ChatLog {
     const at = recordAt(seq);
     const text = m.text === null ? null : wellFormed(m.text);
     const key = m.idempotencyKey === null ? null : wellFormed(m.idempotencyKey);
-    // The key's bytes follow the text's.
-    const where = this.put(text ?? '', key ?? '');
+    // The key's bytes follow the text's: one write for both (a call into C++ costs more than
+    // the copy). An all-ASCII pair, the usual case, has as many bytes as UTF-16 units.
+    const both = text === null ? (key ?? '') : key === null ? text : text + key;
+    const where = this.put(both);
     const bytes = this.putBytes;
-    const textLen = text === null ? -1 : this.putFirstBytes;
+    let textLen = -1;
+    if (text !== null) {
+      if (key === null) textLen = bytes;
+      else textLen = bytes === both.length ? text.length : Buffer.byteLength(text);
+    }
     block[at + TEXT_AT] = where;
     block[at + TEXT_LEN] = textLen;
     block[at + KEY_LEN] = key === null ? -1 : bytes - Math.max(0, textLen);
@@ -226,44 +232,24 @@ export class ChatLog {
     return this.read(block[at + TEXT_AT]! + Math.max(0, block[at + TEXT_LEN]!), len);
   }
 
-  /**
-   * Writes `a` and right after it `b` into the arena and returns the position; `putBytes` is
-   * their length in bytes, `putFirstBytes` that of `a`.
-   */
-  private put(a: string, b: string): number {
+  /** Writes `s` into the arena and returns its position; `putBytes` is its length in bytes. */
+  private put(s: string): number {
     const last = this.chunks.length - 1;
-    const units = a.length + b.length;
-    if (units === 0) {
-      this.putBytes = this.putFirstBytes = 0;
+    if (s.length === 0) {
+      this.putBytes = 0;
       return 0;
     }
     // Room for the worst case (3 bytes per UTF-16 unit): write first, count after.
-    if (last >= 0 && this.used + units * 3 <= this.chunks[last]!.length) {
-      const chunk = this.chunks[last]!;
+    if (last >= 0 && this.used + s.length * 3 <= this.chunks[last]!.length) {
       const where = last * CHUNK_SPAN + this.used;
-      // Short ASCII, the usual case, is copied here: cheaper than a call into C++.
-      if (
-        units <= ASCII_COPY_MAX &&
-        copyAscii(chunk, this.used, a) &&
-        copyAscii(chunk, this.used + a.length, b)
-      ) {
-        this.putBytes = units;
-        this.putFirstBytes = a.length;
-      } else {
-        // One write for both: a call into C++ costs more than joining them.
-        this.putBytes = chunk.write(b === '' ? a : a + b, this.used);
-        this.putFirstBytes =
-          b === '' ? this.putBytes : this.putBytes === units ? a.length : Buffer.byteLength(a);
-      }
+      this.putBytes = this.chunks[last]!.write(s, this.used);
       this.used += this.putBytes;
       return where;
     }
-    const both = b === '' ? a : a + b;
-    const bytes = Buffer.byteLength(both);
+    const bytes = Buffer.byteLength(s);
     const where = this.reserve(bytes);
-    this.write(where, both, bytes);
+    this.write(where, s, bytes);
     this.putBytes = bytes;
-    this.putFirstBytes = b === '' ? bytes : Buffer.byteLength(a);
     return where;
   }
 
@@ -339,19 +325,6 @@ export class ChatLog {
 function wellFormed(s: string): string {
   const t = s as string & { isWellFormed(): boolean; toWellFormed(): string };
   return t.isWellFormed() ? s : t.toWellFormed();
-}
-
-/** Strings up to this many UTF-16 units are tried as ASCII, copied byte by byte. */
-const ASCII_COPY_MAX = 512;
-
-/** Copies `s` to `buf` at `at` when it is all ASCII (then its UTF-8); false otherwise. */
-function copyAscii(buf: Buffer, at: number, s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0x7f) return false;
-    buf[at + i] = c;
-  }
-  return true;
 }
 
 /** Where `seq`'s record starts in its block. */
