@@ -260,21 +260,8 @@ export function createOutbox(ctx: RelayContext): Outbox {
     })();
   };
 
-  /** Not async: answers at once when nothing is to be awaited (blocked, say). */
-  const attempt = (m: Message, target: Target): Outcome | Promise<Outcome> => {
-    if (target.kind === 'blocked') return 'blocked';
-    const { chat } = target;
-    if (target.kind === 'ca') {
-      if (ctx.modules.matching.isMatching(chat.id)) return 'blocked';
-      const { ca } = target;
-      if (!ca)
-        return failed(
-          m,
-          chat,
-          new CaChatError('ca_not_registered', 'the CA of this chat no longer exists'),
-        );
-      return toCA(m, chat, ca);
-    }
+  /** Not async: answers at once when the transport did (or the client is offline). */
+  const toClient = (m: Message, chat: Chat): Outcome | Promise<Outcome> => {
     const event = {
       type: 'message' as const,
       chatId: m.chatId,
@@ -293,24 +280,6 @@ export function createOutbox(ctx: RelayContext): Outbox {
     if (typeof took !== 'boolean') return toClientLater(m, chat, took);
     // Offline everywhere: stays pending, attempts untouched, until the client comes back.
     return took ? delivered(m, chat, null) : 'blocked';
-  };
-
-  /** `delivered` is written out here: one promise turn less on every message to a CA. */
-  const toCA = async (m: Message, chat: Chat, ca: CA): Promise<Outcome> => {
-    let receipt: { peerMessageId?: unknown } | null | undefined;
-    try {
-      receipt = await deliverToCA(ctx, ca, chat, m, m.file ? FILE_CALL_TIMEOUT_MS : undefined);
-    } catch (error) {
-      return await failed(m, chat, error);
-    }
-    const delivery = deliveredAs(
-      m,
-      typeof receipt?.peerMessageId === 'string' ? receipt.peerMessageId : null,
-    );
-    await storage.updateDelivery(m.chatId, m.seq, delivery);
-    const told = announceDelivered(m, chat, delivery);
-    if (told) await told;
-    return 'delivered';
   };
 
   /** A transport that answered with a promise. */
@@ -367,8 +336,47 @@ export function createOutbox(ctx: RelayContext): Outbox {
         scheduleRetry(chatId, m.delivery.nextAttemptAt - now);
         break;
       }
-      const tried = attempt(m, target);
-      const outcome = typeof tried === 'string' ? tried : await tried;
+      if (target.kind === 'blocked') break;
+      let outcome: Outcome;
+      if (target.kind === 'ca') {
+        const { chat, ca } = target;
+        if (ctx.modules.matching.isMatching(chat.id)) break;
+        if (!ca) {
+          const error = new CaChatError(
+            'ca_not_registered',
+            'the CA of this chat no longer exists',
+          );
+          outcome = await failed(m, chat, error);
+        } else {
+          // Written out here rather than in a function of its own: every message to a CA
+          // comes here, and each async function awaited costs a promise and a turn.
+          let receipt: { peerMessageId?: unknown } | null | undefined;
+          let failure: { error: unknown } | null = null;
+          try {
+            receipt = await deliverToCA(
+              ctx,
+              ca,
+              chat,
+              m,
+              m.file ? FILE_CALL_TIMEOUT_MS : undefined,
+            );
+          } catch (error) {
+            failure = { error };
+          }
+          if (failure !== null) outcome = await failed(m, chat, failure.error);
+          else {
+            const peer = receipt?.peerMessageId;
+            const delivery = deliveredAs(m, typeof peer === 'string' ? peer : null);
+            await storage.updateDelivery(m.chatId, m.seq, delivery);
+            const told = announceDelivered(m, chat, delivery);
+            if (told) await told;
+            outcome = 'delivered';
+          }
+        }
+      } else {
+        const tried = toClient(m, target.chat);
+        outcome = typeof tried === 'string' ? tried : await tried;
+      }
       if (outcome === 'retry' || outcome === 'blocked') break;
       settledCount++;
     }
