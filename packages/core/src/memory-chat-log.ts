@@ -12,17 +12,16 @@ const PENDING = STATE_CODES.pending;
 const BLOCK_BITS = 10;
 const BLOCK = 1 << BLOCK_BITS;
 const FIRST_BLOCK = 8;
-/** Doubles per message in a block (the fields below). */
-const STRIDE = 9;
+/** Doubles per message in a block (the fields below): 64 bytes, one cache line. */
+const STRIDE = 8;
 const TEXT_AT = 0; // arena position of the text's UTF-8 bytes, the key's right after them
 const TEXT_LEN = 1; // bytes, -1 for a null text
 const KEY_LEN = 2; // bytes, -1 for no key
-const KEY_HASH = 3;
-const PEER_AT = 4;
-const PEER_LEN = 5; // bytes, -1 for null
-const CREATED_AT = 6;
-const NEXT_ATTEMPT_AT = 7; // NaN for null
-const META = 8; // attempts * 16 + state * 4 + sender
+const PEER_AT = 3;
+const PEER_LEN = 4; // bytes, -1 for null
+const CREATED_AT = 5;
+const NEXT_ATTEMPT_AT = 6; // NaN for null
+const META = 7; // attempts * 16 + state * 4 + sender
 
 /** Arena chunks double from this size up to MAX_CHUNK; a string larger than that gets its own. */
 const FIRST_CHUNK = 512;
@@ -34,11 +33,12 @@ const CHUNK_SPAN = 2 ** 32;
  * One chat's messages as the memory store keeps them: outside the JS heap. Texts, keys and
  * peer message ids are UTF-8 in the chat's own byte arena; every other field is a number in a
  * block of `Float64Array` records; idempotency keys are found through an open-addressing table
- * of seqs. A stored message costs about 72 bytes plus its strings' bytes and no heap object at
- * all, so a store holding hundreds of thousands of messages gives the garbage collector
- * nothing to trace or copy: with every message kept as JS strings and arrays, the growing
- * heap's collections were what held up the event loop under load (bench/README.md `## ws`).
- * Rare fields (files, errors) live in maps by seq. Dropping the log (deleteChat) frees it all.
+ * of seqs and hashes. A stored message costs 64 bytes (8–16 more with a key) plus its strings'
+ * bytes and no heap object at all, so a store holding hundreds of thousands of messages gives
+ * the garbage collector nothing to trace or copy: with every message kept as JS strings and
+ * arrays, the growing heap's collections were what held up the event loop under load
+ * (bench/README.md `## ws`). Rare fields (files, errors) live in maps by seq. Dropping the log
+ * (deleteChat) frees it all.
  */
 export class ChatLog {
   private readonly blocks: Float64Array[] = [new Float64Array(FIRST_BLOCK * STRIDE)];
@@ -48,9 +48,18 @@ export class ChatLog {
   private used = 0;
   /** The byte length of what `put` wrote last. */
   private putBytes = 0;
-  /** seq of the message holding each key, 0 for a free slot; power-of-two size. */
+  /**
+   * Pairs of (seq of the message holding a key, 0 for a free slot; the key's hash); a
+   * power-of-two number of pairs. The hash beside the seq lets a probe pass other keys
+   * without reading their records, which are scattered over the blocks (a cache miss each).
+   */
   private keySlots: Int32Array | null = null;
   private keyCount = 0;
+  /** Where `findKey` last found no key: `append` stores that key there without probing again. */
+  private freeKey: string | null = null;
+  private freeFrom: Party = 'client';
+  private freeHash = 0;
+  private freeSlot = 0;
   private files: Map<number, FileRef> | null = null;
   private errors: Map<number, string> | null = null;
   /** How many messages are pending, and a seq below which none is (they settle in order). */
@@ -69,18 +78,20 @@ export class ChatLog {
     if (slots === null) return 0;
     key = wellFormed(key);
     const hash = hashKey(from, key);
-    const mask = slots.length - 1;
+    const mask = (slots.length >> 1) - 1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const seq = slots[slot]!;
-      if (seq === 0) return 0;
+      const seq = slots[slot * 2]!;
+      if (seq === 0) {
+        this.freeKey = key;
+        this.freeFrom = from;
+        this.freeHash = hash;
+        this.freeSlot = slot;
+        return 0;
+      }
+      if (slots[slot * 2 + 1] !== hash) continue;
       const block = this.block(seq);
       const at = recordAt(seq);
-      if (
-        block[at + KEY_HASH] === hash &&
-        block[at + META]! % 4 === PARTY_CODES[from] &&
-        this.key(block, at) === key
-      )
-        return seq;
+      if (block[at + META]! % 4 === PARTY_CODES[from] && this.key(block, at) === key) return seq;
     }
   }
 
@@ -118,7 +129,7 @@ export class ChatLog {
     block[at + PEER_LEN] = -1;
     block[at + CREATED_AT] = m.createdAt;
     block[at + META] = PARTY_CODES[m.from];
-    if (key !== null) this.indexKey(seq, (block[at + KEY_HASH] = hashKey(m.from, key)));
+    if (key !== null) this.indexKey(seq, m.from, key);
     if (m.file !== null) (this.files ??= new Map()).set(seq, copyFileRef(m.file));
     this.putDelivery(block, at, seq, m.delivery);
     if (m.delivery.state === 'pending') this.pendingAdded(seq);
@@ -271,28 +282,38 @@ export class ChatLog {
     return this.chunks[Math.floor(where / CHUNK_SPAN)]!.toString('utf8', offset, offset + bytes);
   }
 
-  private indexKey(seq: number, hash: number): void {
+  private indexKey(seq: number, from: Party, key: string): void {
     let slots = this.keySlots;
-    if (slots === null || (this.keyCount + 1) * 2 > slots.length) {
+    // The slot `findKey` found free for this very key is still the place, unless the
+    // table grows now.
+    const probed = this.freeKey === key && this.freeFrom === from;
+    this.freeKey = null;
+    const hash = probed ? this.freeHash : hashKey(from, key);
+    if (slots === null || (this.keyCount + 1) * 4 > slots.length) {
       // Grows at half full; stored hashes let it rehash without reading a key.
-      const grown = new Int32Array(slots === null ? 16 : slots.length * 2);
-      const mask = grown.length - 1;
+      const grown = new Int32Array(slots === null ? 32 : slots.length * 2);
+      const mask = (grown.length >> 1) - 1;
       if (slots !== null) {
-        for (const old of slots) {
-          if (old === 0) continue;
-          const block = this.block(old);
-          const at = recordAt(old);
-          let slot = block[at + KEY_HASH]! & mask;
-          while (grown[slot] !== 0) slot = (slot + 1) & mask;
-          grown[slot] = old;
+        for (let i = 0; i < slots.length; i += 2) {
+          if (slots[i] === 0) continue;
+          let slot = slots[i + 1]! & mask;
+          while (grown[slot * 2] !== 0) slot = (slot + 1) & mask;
+          grown[slot * 2] = slots[i]!;
+          grown[slot * 2 + 1] = slots[i + 1]!;
         }
       }
       this.keySlots = slots = grown;
+    } else if (probed && slots[this.freeSlot * 2] === 0) {
+      slots[this.freeSlot * 2] = seq;
+      slots[this.freeSlot * 2 + 1] = hash;
+      this.keyCount++;
+      return;
     }
-    const mask = slots.length - 1;
+    const mask = (slots.length >> 1) - 1;
     let slot = hash & mask;
-    while (slots[slot] !== 0) slot = (slot + 1) & mask;
-    slots[slot] = seq;
+    while (slots[slot * 2] !== 0) slot = (slot + 1) & mask;
+    slots[slot * 2] = seq;
+    slots[slot * 2 + 1] = hash;
     this.keyCount++;
   }
 }

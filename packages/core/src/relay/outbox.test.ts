@@ -289,4 +289,28 @@ describe('outbox', () => {
     ).rejects.toMatchObject({ code: 'chat_ended' });
     expect((await h.storage.listMessages(chat.id)).map((m) => m.text)).toEqual(['before']);
   });
+
+  it('a channel call that never answers times out as a retryable, named timeout; a throw fails as a named channel_error', async () => {
+    const { h, client, chat } = await activeChat();
+    const retries: CaChatError[] = [];
+    const failures: string[] = [];
+    h.relay.on('delivery.retry', (_m, _c, error) => retries.push(error));
+    h.relay.on('message.failed', (_m, _c, reason) => failures.push(reason));
+    h.channel.deliverMessage = () => new Promise(() => {});
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'hello' });
+    await h.clock.advance(29_999);
+    expect(retries).toEqual([]);
+    h.channel.deliverMessage = () => {
+      throw new Error('boom');
+    };
+    await h.clock.advance(1);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]).toMatchObject({
+      code: 'timeout',
+      retryable: true,
+      message: 'channel test.deliverMessage took longer than 30000 ms',
+    });
+    await h.clock.advance(1000);
+    expect(failures).toEqual(['channel test.deliverMessage failed: boom']);
+  });
 });

@@ -2,7 +2,7 @@ import type { CA, Chat, Delivery, Message } from '../domain.js';
 import { CaChatError } from '../errors.js';
 import type { RelayContext } from './context.js';
 import { FILE_CALL_TIMEOUT_MS } from './config.js';
-import { callChannel, channelOf, deliverToClient, tellCA, tellClient } from './plugins.js';
+import { channelOf, deliverToCA, deliverToClient, tellCA, tellClient } from './plugins.js';
 
 /**
  * Delivers stored messages to the other side. Per chat and direction, messages go out in
@@ -50,6 +50,40 @@ const MAX_TRACKED_CHATS = 10_000;
 
 const recipientOf = (m: Message): Recipient => (m.from === 'client' ? 'ca' : 'client');
 
+/** Where all `messages` go, if they all go one way (null when there are none). */
+const oneWayOf = (messages: readonly Message[]): Recipient | null => {
+  const way = messages.length > 0 ? recipientOf(messages[0]!) : null;
+  for (let i = 1; i < messages.length; i++) if (recipientOf(messages[i]!) !== way) return null;
+  return way;
+};
+
+/** No messages (shared: never added to). */
+const NONE: readonly Message[] = [];
+
+/**
+ * Who a line of messages goes to. A chat's CA never changes once claimed, so the chat and
+ * its CA are read once and kept in its ChatLine; whatever could change them (a claim, an
+ * end, a CA update) calls `touched()`, which bumps `generation` and so makes every kept
+ * copy stale.
+ */
+type Target =
+  { kind: 'blocked' } | { kind: 'client'; chat: Chat } | { kind: 'ca'; chat: Chat; ca: CA | null };
+const BLOCKED: Target = { kind: 'blocked' };
+
+/** The chat and its CA as read at generation `at`, and the targets they make (made once). */
+class Known {
+  readonly toClient: Target;
+  readonly toCA: Target;
+  constructor(
+    readonly at: number,
+    readonly chat: Chat,
+    readonly ca: CA | null,
+  ) {
+    this.toClient = { kind: 'client', chat };
+    this.toCA = { kind: 'ca', chat, ca };
+  }
+}
+
 /**
  * What the outbox keeps per chat. Kept between runs rather than deleted after each: on this
  * path (every message) a Map that shrinks and regrows its table on every delete cost more
@@ -64,12 +98,13 @@ class ChatLine {
   settled: number | undefined = undefined;
   /** Messages `stored` handed over since the worker last looked: gapless, in seq order… */
   fresh: Message[] = [];
+  /** An empty array `fresh` becomes once handed over (null while the worker uses it). */
+  spare: Message[] | null = [];
   /** …since `generation` was this… */
   freshAt = 0;
   /** …unless they stopped being a gapless run (then storage is read instead). */
   freshBroken = false;
-  /** The chat and its CA as read at generation `at`. */
-  known: { at: number; chat: Chat; ca: CA | null } | null = null;
+  known: Known | null = null;
 
   idle(): boolean {
     return this.worker === null && !this.dirty && this.fresh.length === 0;
@@ -114,29 +149,39 @@ export function createOutbox(ctx: RelayContext): Outbox {
     ctx.timers.set(`retry:${chatId}`, delayMs, () => wake(chatId));
   };
 
+  const deliveredAs = (m: Message, peerMessageId: string | null): Delivery => ({
+    state: 'delivered',
+    peerMessageId,
+    attempts: m.delivery.attempts + 1,
+    nextAttemptAt: null,
+    error: null,
+  });
+
+  /** After `delivery` (see `deliveredAs`) was stored: the event, and the client's status. */
+  const announceDelivered = (
+    m: Message,
+    chat: Chat,
+    delivery: Delivery,
+  ): Promise<void> | undefined => {
+    if (ctx.listens('message.delivered')) ctx.emit('message.delivered', { ...m, delivery }, chat);
+    if (recipientOf(m) !== 'ca') return undefined;
+    return tellClient(ctx, chat.clientId, {
+      type: 'message.status',
+      chatId: chat.id,
+      seq: m.seq,
+      state: 'delivered',
+    });
+  };
+
   const delivered = async (
     m: Message,
     chat: Chat,
     peerMessageId: string | null,
   ): Promise<Outcome> => {
-    const delivery: Delivery = {
-      state: 'delivered',
-      peerMessageId,
-      attempts: m.delivery.attempts + 1,
-      nextAttemptAt: null,
-      error: null,
-    };
+    const delivery = deliveredAs(m, peerMessageId);
     await storage.updateDelivery(m.chatId, m.seq, delivery);
-    if (ctx.listens('message.delivered')) ctx.emit('message.delivered', { ...m, delivery }, chat);
-    if (recipientOf(m) === 'ca') {
-      const told = tellClient(ctx, chat.clientId, {
-        type: 'message.status',
-        chatId: chat.id,
-        seq: m.seq,
-        state: 'delivered',
-      });
-      if (told) await told;
-    }
+    const told = announceDelivered(m, chat, delivery);
+    if (told) await told;
     return 'delivered';
   };
 
@@ -190,74 +235,33 @@ export function createOutbox(ctx: RelayContext): Outbox {
     return 'failed';
   };
 
-  /**
-   * Who a line of messages goes to. A chat's CA never changes once claimed, so the chat and
-   * its CA are read once and kept in its ChatLine; whatever could change them (a claim, an
-   * end, a CA update) calls `touched()`, which bumps `generation` and so makes every kept
-   * copy stale.
-   */
-  type Target =
-    | { kind: 'blocked' }
-    | { kind: 'client'; chat: Chat }
-    | { kind: 'ca'; chat: Chat; ca: CA | null };
-  const BLOCKED: Target = { kind: 'blocked' };
-
-  const targetOf = (m: Message, chat: Chat, ca: CA | null): Target => {
-    if (recipientOf(m) === 'client') return { kind: 'client', chat };
+  const targetOf = (m: Message, known: Known): Target => {
+    if (recipientOf(m) === 'client') return known.toClient;
+    const { chat, ca } = known;
     // No CA yet (they get the history when matched), or being handed the chat right now.
     if (chat.caId === null || ctx.modules.matching.isMatching(chat.id)) return BLOCKED;
     // No channel serves this CA in this process (an admin tool opened the store, or the
     // channel was left out of this deployment): keep it pending for a relay that has one.
     if (ca && !channelOf(ctx, ca)) return BLOCKED;
-    return { kind: 'ca', chat, ca };
+    return known.toCA;
   };
 
   /** Synchronous when the chat is known and nothing changed since it was read. */
   const readTarget = (m: Message, line: ChatLine): Target | Promise<Target> => {
     const known = line.known;
-    if (known !== null && known.at === generation) return targetOf(m, known.chat, known.ca);
+    if (known !== null && known.at === generation) return targetOf(m, known);
     return (async () => {
       const at = generation;
       const chat = await storage.getChat(m.chatId);
       if (!chat) return BLOCKED;
       const ca = chat.caId === null ? null : await storage.getCA(chat.caId);
-      line.known = { at, chat, ca };
-      return targetOf(m, chat, ca);
+      line.known = new Known(at, chat, ca);
+      return targetOf(m, line.known);
     })();
   };
 
-  const attempt = async (m: Message, target: Target): Promise<Outcome> => {
-    if (target.kind === 'blocked') return 'blocked';
-    const { chat } = target;
-    if (target.kind === 'ca') {
-      if (ctx.modules.matching.isMatching(chat.id)) return 'blocked';
-      const { ca } = target;
-      if (!ca)
-        return await failed(
-          m,
-          chat,
-          new CaChatError('ca_not_registered', 'the CA of this chat no longer exists'),
-        );
-      let receipt: { peerMessageId?: unknown } | null | undefined;
-      try {
-        receipt = await callChannel(
-          ctx,
-          ca,
-          'deliverMessage',
-          (ch) => ch.deliverMessage(ca, chat, m),
-          m.file ? FILE_CALL_TIMEOUT_MS : undefined,
-        );
-      } catch (error) {
-        return await failed(m, chat, error);
-      }
-      // `return await`: returning an async function's promise from an async function costs
-      // two more turns than awaiting it, and this runs for every message.
-      return await delivered(
-        m,
-        chat,
-        typeof receipt?.peerMessageId === 'string' ? receipt.peerMessageId : null,
-      );
-    }
+  /** Not async: answers at once when the transport did (or the client is offline). */
+  const toClient = (m: Message, chat: Chat): Outcome | Promise<Outcome> => {
     const event = {
       type: 'message' as const,
       chatId: m.chatId,
@@ -267,10 +271,25 @@ export function createOutbox(ctx: RelayContext): Outbox {
       ...(m.file !== null ? { file: m.file } : {}),
       at: m.createdAt,
     };
+    let took: boolean | Promise<boolean>;
     try {
-      // Offline everywhere: stays pending, attempts untouched, until the client comes back.
-      const took = deliverToClient(ctx, chat.clientId, event);
-      if (!(typeof took === 'boolean' ? took : await took)) return 'blocked';
+      took = deliverToClient(ctx, chat.clientId, event);
+    } catch (error) {
+      return failed(m, chat, error);
+    }
+    if (typeof took !== 'boolean') return toClientLater(m, chat, took);
+    // Offline everywhere: stays pending, attempts untouched, until the client comes back.
+    return took ? delivered(m, chat, null) : 'blocked';
+  };
+
+  /** A transport that answered with a promise. */
+  const toClientLater = async (
+    m: Message,
+    chat: Chat,
+    took: Promise<boolean>,
+  ): Promise<Outcome> => {
+    try {
+      if (!(await took)) return 'blocked';
     } catch (error) {
       return await failed(m, chat, error);
     }
@@ -286,7 +305,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
   const runLine = async (
     chatId: string,
     chatLine: ChatLine,
-    line: Message[],
+    line: readonly Message[],
     listedAt: number,
   ): Promise<number> => {
     let settledCount = 0;
@@ -317,92 +336,146 @@ export function createOutbox(ctx: RelayContext): Outbox {
         scheduleRetry(chatId, m.delivery.nextAttemptAt - now);
         break;
       }
-      const outcome = await attempt(m, target);
+      if (target.kind === 'blocked') break;
+      let outcome: Outcome;
+      if (target.kind === 'ca') {
+        const { chat, ca } = target;
+        if (ctx.modules.matching.isMatching(chat.id)) break;
+        if (!ca) {
+          const error = new CaChatError(
+            'ca_not_registered',
+            'the CA of this chat no longer exists',
+          );
+          outcome = await failed(m, chat, error);
+        } else {
+          // Written out here rather than in a function of its own: every message to a CA
+          // comes here, and each async function awaited costs a promise and a turn.
+          let receipt: { peerMessageId?: unknown } | null | undefined;
+          let failure: { error: unknown } | null = null;
+          try {
+            receipt = await deliverToCA(
+              ctx,
+              ca,
+              chat,
+              m,
+              m.file ? FILE_CALL_TIMEOUT_MS : undefined,
+            );
+          } catch (error) {
+            failure = { error };
+          }
+          if (failure !== null) outcome = await failed(m, chat, failure.error);
+          else {
+            const peer = receipt?.peerMessageId;
+            const delivery = deliveredAs(m, typeof peer === 'string' ? peer : null);
+            await storage.updateDelivery(m.chatId, m.seq, delivery);
+            const told = announceDelivered(m, chat, delivery);
+            if (told) await told;
+            outcome = 'delivered';
+          }
+        }
+      } else {
+        const tried = toClient(m, target.chat);
+        outcome = typeof tried === 'string' ? tried : await tried;
+      }
       if (outcome === 'retry' || outcome === 'blocked') break;
       settledCount++;
     }
     return settledCount;
   };
 
-  const processChat = async (chatId: string, line: ChatLine): Promise<void> => {
-    const cursor = line.settled;
-    const after = cursor ?? 0;
-    const listedAt = generation;
-    // What `stored` handed over is all there is when it directly follows the settled part
-    // and nothing changed since; otherwise storage says what is pending.
-    const handed = line.fresh;
-    const direct =
-      handed.length > 0 &&
-      !line.freshBroken &&
-      line.freshAt === listedAt &&
-      cursor !== undefined &&
-      handed[0]!.seq === cursor + 1;
-    if (direct) line.fresh = [];
-    else handed.length = 0;
-    line.freshBroken = false;
-    const messages = direct
-      ? handed
-      : await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
-    // Handed-over messages are all pending and usually all go one way: then they are the
-    // line as they are. Otherwise one pass sorts the pending ones into their two lines.
-    let toCA: Message[] = [];
-    let toClient: Message[] = [];
-    const oneWay = direct ? recipientOf(messages[0]!) : null;
-    if (oneWay !== null && messages.every((m) => recipientOf(m) === oneWay)) {
-      if (oneWay === 'ca') toCA = messages;
-      else toClient = messages;
-    } else {
-      for (const m of messages) {
-        if (m.delivery.state === 'pending') (recipientOf(m) === 'ca' ? toCA : toClient).push(m);
+  /**
+   * The chat's worker: one async function (not a chain of `.catch`/`.finally`, nor one per
+   * pass) that reads what is pending in this chat, or takes what `stored` handed over, and
+   * delivers it, as often as the chat was woken meanwhile. It always awaits before its
+   * `finally`, so `line.worker` is set before it is cleared.
+   */
+  const work = async (chatId: string, line: ChatLine): Promise<void> => {
+    try {
+      do {
+        line.dirty = false;
+        const cursor = line.settled;
+        const after = cursor ?? 0;
+        const listedAt = generation;
+        // What `stored` handed over is all there is when it directly follows the settled part
+        // and nothing changed since; otherwise storage says what is pending.
+        const handed = line.fresh;
+        const direct =
+          handed.length > 0 &&
+          !line.freshBroken &&
+          line.freshAt === listedAt &&
+          cursor !== undefined &&
+          handed[0]!.seq === cursor + 1;
+        if (direct) {
+          line.fresh = line.spare ?? [];
+          line.spare = null;
+        } else handed.length = 0;
+        line.freshBroken = false;
+        const messages = direct
+          ? handed
+          : await storage.listMessages(chatId, { afterSeq: after, limit: CHAT_BATCH });
+        // Handed-over messages are all pending and usually all go one way: then they are the
+        // line as they are. Otherwise one pass sorts the pending ones into their two lines.
+        let toCA: readonly Message[] = NONE;
+        let toClient: readonly Message[] = NONE;
+        const oneWay = direct ? oneWayOf(messages) : null;
+        if (oneWay === 'ca') toCA = messages;
+        else if (oneWay === 'client') toClient = messages;
+        else {
+          const pendingToCA: Message[] = [];
+          const pendingToClient: Message[] = [];
+          for (const m of messages) {
+            if (m.delivery.state === 'pending')
+              (recipientOf(m) === 'ca' ? pendingToCA : pendingToClient).push(m);
+          }
+          toCA = pendingToCA;
+          toClient = pendingToClient;
+        }
+        const firstPending = Math.min(toCA[0]?.seq ?? Infinity, toClient[0]?.seq ?? Infinity);
+        const upTo = firstPending !== Infinity ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
+        line.settled = upTo;
+        // Usually only one line has anything: no promise for the empty one.
+        const progress =
+          toClient.length === 0
+            ? await runLine(chatId, line, toCA, listedAt)
+            : toCA.length === 0
+              ? await runLine(chatId, line, toClient, listedAt)
+              : (
+                  await Promise.all([
+                    runLine(chatId, line, toCA, listedAt),
+                    runLine(chatId, line, toClient, listedAt),
+                  ])
+                ).reduce((a, b) => a + b);
+        // Everything read is settled: the cursor moves past it, so what `stored` hands over next
+        // follows on directly.
+        const last = messages.at(-1);
+        if (last !== undefined && progress === toCA.length + toClient.length)
+          line.settled = last.seq;
+        // A full batch: read on while that gets somewhere (the cursor moved or messages went out).
+        if (messages.length === CHAT_BATCH && (upTo > after || progress > 0)) line.dirty = true;
+        if (direct) {
+          handed.length = 0;
+          line.spare = handed;
+        }
+      } while (line.dirty && enabled);
+    } catch (error) {
+      ctx.reportError(error, { op: 'outbox', chatId });
+      // A storage failure: try this chat again later rather than spin.
+      scheduleRetry(chatId, retry.initialDelayMs);
+    } finally {
+      line.worker = null;
+      running--;
+      if (line.dirty) wake(chatId);
+      if (waiting.size > 0) {
+        const next = waiting.values().next().value!;
+        waiting.delete(next);
+        wake(next);
       }
     }
-    const firstPending = Math.min(toCA[0]?.seq ?? Infinity, toClient[0]?.seq ?? Infinity);
-    const upTo = firstPending !== Infinity ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
-    line.settled = upTo;
-    // Usually only one line has anything: no promise for the empty one.
-    const progress =
-      toClient.length === 0
-        ? await runLine(chatId, line, toCA, listedAt)
-        : toCA.length === 0
-          ? await runLine(chatId, line, toClient, listedAt)
-          : (
-              await Promise.all([
-                runLine(chatId, line, toCA, listedAt),
-                runLine(chatId, line, toClient, listedAt),
-              ])
-            ).reduce((a, b) => a + b);
-    // Everything read is settled: the cursor moves past it, so what `stored` hands over next
-    // follows on directly.
-    const last = messages.at(-1);
-    if (last !== undefined && progress === toCA.length + toClient.length) line.settled = last.seq;
-    // A full batch: read on while that gets somewhere (the cursor moved or messages went out).
-    if (messages.length === CHAT_BATCH && (upTo > after || progress > 0)) line.dirty = true;
   };
 
   const startWorker = (chatId: string, line: ChatLine): void => {
     running++;
-    // One async function (not a chain of `.catch`/`.finally`): it runs for every message.
-    line.worker = (async () => {
-      try {
-        do {
-          line.dirty = false;
-          await processChat(chatId, line);
-        } while (line.dirty && enabled);
-      } catch (error) {
-        ctx.reportError(error, { op: 'outbox', chatId });
-        // A storage failure: try this chat again later rather than spin.
-        scheduleRetry(chatId, retry.initialDelayMs);
-      } finally {
-        line.worker = null;
-        running--;
-        if (line.dirty) wake(chatId);
-        const next = waiting.values().next();
-        if (!next.done) {
-          waiting.delete(next.value);
-          wake(next.value);
-        }
-      }
-    })();
+    line.worker = work(chatId, line);
   };
 
   /** Something may be deliverable in this chat. */

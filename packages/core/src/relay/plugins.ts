@@ -1,7 +1,7 @@
 import type { BlobStore } from '../blob-store.js';
-import type { CAChannel } from '../ca-channel.js';
+import type { CAChannel, DeliveryReceipt } from '../ca-channel.js';
 import type { ClientEvent, ClientTransport } from '../client-transport.js';
-import type { CA } from '../domain.js';
+import type { CA, Chat, Message } from '../domain.js';
 import { CaChatError, type CaChatErrorCode } from '../errors.js';
 import type { CreateRelayOptions } from '../relay-options.js';
 import type { Storage } from '../storage.js';
@@ -138,13 +138,24 @@ function guardMethods(
   return guarded;
 }
 
+type PluginCode = 'channel_error' | 'transport_error';
+
+/**
+ * What a plug-in call is called in its errors: `name` itself without a method, else e.g.
+ * `channel bench.deliverMessage`. Built only when an error needs it.
+ */
+const labelOf = (code: PluginCode, name: string, method: string | null): string =>
+  method === null
+    ? name
+    : `${code === 'channel_error' ? 'channel' : 'transport'} ${name}.${method}`;
+
 /**
  * Calls a channel or transport: bounded by a timeout, failures become CaChatErrors
  * (`channel_error`/`transport_error`, keeping `retryable` when the plug-in set it).
  */
 export function callPlugin<T>(
   ctx: RelayContext,
-  code: 'channel_error' | 'transport_error',
+  code: PluginCode,
   label: string,
   fn: () => Promise<T>,
   timeoutMs: number = PLUGIN_CALL_TIMEOUT_MS,
@@ -155,14 +166,18 @@ export function callPlugin<T>(
   } catch (error) {
     return Promise.reject(CaChatError.wrap(error, code, `${label} failed`));
   }
-  return bounded(ctx, code, label, answer, timeoutMs);
+  return bounded(ctx, code, label, null, answer, timeoutMs);
 }
 
-/** A plug-in's pending answer, bounded by a timeout, failures typed as in `callPlugin`. */
+/**
+ * A plug-in's pending answer, bounded by a timeout, failures typed as in `callPlugin`; the
+ * call is named as by `labelOf`.
+ */
 function bounded<T>(
   ctx: RelayContext,
-  code: 'channel_error' | 'transport_error',
-  label: string,
+  code: PluginCode,
+  name: string,
+  method: string | null,
   answer: Promise<T>,
   timeoutMs: number,
 ): Promise<T> {
@@ -173,9 +188,11 @@ function bounded<T>(
     const timer = clock.setTimeout(
       () =>
         reject(
-          new CaChatError('timeout', `${label} took longer than ${timeoutMs} ms`, {
-            retryable: true,
-          }),
+          new CaChatError(
+            'timeout',
+            `${labelOf(code, name, method)} took longer than ${timeoutMs} ms`,
+            { retryable: true },
+          ),
         ),
       timeoutMs,
     );
@@ -186,7 +203,7 @@ function bounded<T>(
       },
       (error: unknown) => {
         clock.clearTimeout(timer);
-        reject(CaChatError.wrap(error, code, `${label} failed`));
+        reject(CaChatError.wrap(error, code, `${labelOf(code, name, method)} failed`));
       },
     );
   });
@@ -196,26 +213,56 @@ export function channelOf(ctx: RelayContext, ca: CA): CAChannel | null {
   return ctx.channels.get(ca.channel) ?? null;
 }
 
+const noChannel = (ca: CA): Promise<never> =>
+  Promise.reject(
+    new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`),
+  );
+
 /** Calls the channel that serves `ca`; `channel_error` when none does. */
 export function callChannel<T>(
   ctx: RelayContext,
   ca: CA,
   method: string,
   fn: (channel: CAChannel) => Promise<T>,
-  timeoutMs?: number,
+  timeoutMs: number = PLUGIN_CALL_TIMEOUT_MS,
 ): Promise<T> {
   const channel = channelOf(ctx, ca);
-  if (!channel)
+  if (!channel) return noChannel(ca);
+  let answer: Promise<T>;
+  try {
+    answer = fn(channel);
+  } catch (error) {
     return Promise.reject(
-      new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`),
+      CaChatError.wrap(
+        error,
+        'channel_error',
+        `${labelOf('channel_error', channel.name, method)} failed`,
+      ),
     );
-  return callPlugin(
-    ctx,
-    'channel_error',
-    `channel ${channel.name}.${method}`,
-    () => fn(channel),
-    timeoutMs,
-  );
+  }
+  return bounded(ctx, 'channel_error', channel.name, method, answer, timeoutMs);
+}
+
+/** `deliverMessage` of the channel that serves `ca`, as `callChannel` calls it. */
+export function deliverToCA(
+  ctx: RelayContext,
+  ca: CA,
+  chat: Chat,
+  message: Message,
+  timeoutMs: number = PLUGIN_CALL_TIMEOUT_MS,
+): Promise<DeliveryReceipt> {
+  // Not through `callChannel`: every message to a CA comes here, and that takes a closure.
+  const channel = channelOf(ctx, ca);
+  if (!channel) return noChannel(ca);
+  let answer: Promise<DeliveryReceipt>;
+  try {
+    answer = channel.deliverMessage(ca, chat, message);
+  } catch (error) {
+    return Promise.reject(
+      CaChatError.wrap(error, 'channel_error', `channel ${channel.name}.deliverMessage failed`),
+    );
+  }
+  return bounded(ctx, 'channel_error', channel.name, 'deliverMessage', answer, timeoutMs);
 }
 
 /** Best-effort channel call: failures are reported, never thrown. */
@@ -245,15 +292,18 @@ export function deliverToClient(
   if (ctx.transports.length === 0) return false;
   if (ctx.transports.length === 1) {
     const t = ctx.transports[0]!;
-    const label = `transport ${t.name}.deliver`;
     let answer: boolean | Promise<boolean>;
     try {
       answer = t.deliver(clientId, event);
     } catch (error) {
-      return Promise.reject(transportFailed(CaChatError.wrap(error, 'transport_error', label)));
+      return Promise.reject(
+        transportFailed(
+          CaChatError.wrap(error, 'transport_error', labelOf('transport_error', t.name, 'deliver')),
+        ),
+      );
     }
     if (!isThenable(answer)) return answer === true;
-    return bounded(ctx, 'transport_error', label, answer, PLUGIN_CALL_TIMEOUT_MS).then(
+    return bounded(ctx, 'transport_error', t.name, 'deliver', answer, PLUGIN_CALL_TIMEOUT_MS).then(
       (took) => took === true,
       (error: unknown) => {
         throw transportFailed(error as CaChatError);
@@ -296,15 +346,21 @@ export function tellClient(
   clientId: string,
   event: ClientEvent,
 ): Promise<void> | undefined {
-  const report = (error: unknown): void => {
-    ctx.reportError(error, { op: `client ${event.type}`, clientId });
-  };
   let told: boolean | Promise<boolean>;
   try {
     told = deliverToClient(ctx, clientId, event);
   } catch (error) {
-    report(error);
+    reportTold(ctx, clientId, event, error);
     return undefined;
   }
-  return typeof told === 'boolean' ? undefined : told.then(() => undefined, report);
+  return typeof told === 'boolean'
+    ? undefined
+    : told.then(
+        () => undefined,
+        (error: unknown) => reportTold(ctx, clientId, event, error),
+      );
+}
+
+function reportTold(ctx: RelayContext, clientId: string, event: ClientEvent, error: unknown): void {
+  ctx.reportError(error, { op: `client ${event.type}`, clientId });
 }
