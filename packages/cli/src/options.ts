@@ -20,6 +20,7 @@ export interface ServeConfig {
   offerTimeoutMs: number;
   matchTimeoutMs: number;
   clientGraceMs: number;
+  idleChatTimeoutMs: number;
   maxFileBytes: number;
   maxTextLength: number;
   retentionDays: number;
@@ -186,6 +187,15 @@ export const OPTION_SPECS: OptionSpec[] = [
     arg: 'ms',
     default: 120_000,
     description: 'how long a disconnected client has to come back',
+  },
+  {
+    key: 'idleChatTimeoutMs',
+    flag: '--idle-chat-timeout-ms',
+    env: 'CA_CHAT_IDLE_CHAT_TIMEOUT_MS',
+    kind: 'int',
+    arg: 'ms',
+    default: 0,
+    description: 'an active chat nobody wrote in for this long ends with timeout (0: never)',
   },
   {
     key: 'maxFileBytes',

@@ -128,6 +128,7 @@ export async function startServer(config: ServeConfig, logger: Logger): Promise<
       offerTimeoutMs: config.offerTimeoutMs,
       matchTimeoutMs: config.matchTimeoutMs,
       clientGraceMs: config.clientGraceMs,
+      idleChatTimeoutMs: config.idleChatTimeoutMs,
       retentionDays: config.retentionDays,
       maxFileBytes: config.maxFileBytes,
       maxTextLength: config.maxTextLength,

@@ -31,6 +31,11 @@ export interface RelayOptions {
   matchTimeoutMs?: number;
   /** A client with no connection gets this long to come back. Default 2 min. */
   clientGraceMs?: number;
+  /**
+   * An active chat in which nobody wrote for this long ends with `timeout`, freeing the CA's
+   * slot (a chat both sides forgot). 0, the default, never ends a chat for being quiet.
+   */
+  idleChatTimeoutMs?: number;
   /** Ended chats are deleted after this many days; 0 keeps them forever. Default 0. */
   retentionDays?: number;
   /** How often the retention sweep runs. Default 1 h. */

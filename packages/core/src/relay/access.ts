@@ -114,6 +114,7 @@ export async function storeMessage(
     ctx.chatLocks.release(lock);
   }
   if (!appended.duplicate) {
+    ctx.modules.lifecycle.activity(input.chatId);
     ctx.emit('message.stored', appended.message, chat);
     ctx.modules.outbox.kick(input.chatId);
   }

@@ -88,6 +88,37 @@ describe('chat lifecycle', () => {
     });
   });
 
+  it('an active chat nobody wrote in for idleChatTimeoutMs ends with timeout; each message starts the wait again', async () => {
+    const { ca, client, chat } = await activeChat({ idleChatTimeoutMs: 60_000 });
+    h.transport.connect(client.id);
+    await h.clock.advance(50_000);
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'still there?' });
+    await h.clock.advance(50_000);
+    await h.relay.sendCAMessage(ca.id, { chatId: chat.id, text: 'yes' });
+    await h.clock.advance(59_999);
+    expect((await h.storage.getChat(chat.id))?.state).toBe('active');
+
+    const ended = h.channel.waitFor('chatEnded');
+    await h.clock.advance(1);
+    expect((await ended).reason).toBe('timeout');
+    expect(await h.storage.getChat(chat.id)).toMatchObject({
+      state: 'ended',
+      endReason: 'timeout',
+    });
+    expect(h.transport.eventsFor(client.id, 'chat.ended')).toEqual([
+      { type: 'chat.ended', chatId: chat.id, reason: 'timeout' },
+    ]);
+    expect(await h.relay.listCAChats(ca.id)).toEqual([]);
+  });
+
+  it('without idleChatTimeoutMs a quiet chat stays open', async () => {
+    const { client, chat } = await activeChat();
+    h.transport.connect(client.id);
+    await h.clock.advance(7 * 24 * 3600_000);
+    expect((await h.storage.getChat(chat.id))?.state).toBe('active');
+    expect(h.clock.pendingTimers()).toBe(0);
+  });
+
   it('the grace period only runs out when every transport lost the client', async () => {
     const { client, chat } = await activeChat({ clientGraceMs: 1000 });
     h.relay.clientConnected(client.id);

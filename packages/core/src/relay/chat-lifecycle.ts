@@ -19,15 +19,19 @@ export interface ChatLifecycle {
   endByAdmin(chatId: string): Promise<Chat>;
   clientConnected(clientId: string): void;
   clientDisconnected(clientId: string): void;
+  /** Something was said in (or a CA joined) the chat: its idle timeout starts again. */
+  activity(chatId: string): void;
   /**
    * At start: no client is connected to a fresh process, so every open chat's client gets
    * its grace period, as if it had just disconnected (coming back cancels it). Without this
    * a chat whose client never returned after a restart stayed open, holding a CA's slot.
+   * Idle timeouts of open chats count from the start.
    */
   resume(): Promise<void>;
 }
 
 const graceTimerKey = (chatId: string): string => `grace:${chatId}`;
+const idleTimerKey = (chatId: string): string => `idle:${chatId}`;
 
 export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
   const { storage, clock } = ctx;
@@ -35,6 +39,12 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
   const connections = new Map<string, number>();
   /** Chats whose grace period runs, by client. */
   const graceChats = new Map<string, Set<string>>();
+  /**
+   * chatId → when something last happened in it, for the chats whose idle timer runs. The
+   * timer is set once per timeout, not per message: when it fires early it waits out the rest.
+   */
+  const lastActivity = new Map<string, number>();
+  const idleTimeoutMs = ctx.config.idleChatTimeoutMs;
 
   const end: ChatLifecycle['end'] = async (chatId, reason, options = {}) => {
     const result = await ctx.chatLocks.run(chatId, async () => {
@@ -48,6 +58,7 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
       ctx.timers.clear(matchTimerKey(chatId));
       ctx.timers.clear(graceTimerKey(chatId));
       graceChats.get(ended.clientId)?.delete(chatId);
+      if (lastActivity.delete(chatId)) ctx.timers.clear(idleTimerKey(chatId));
       await ctx.modules.offers.closeAll(ended, 'withdrawn', 'withdrawn');
       if (before.state === 'waiting') {
         // Nobody ever joined: what the client wrote can't be delivered to anyone.
@@ -114,6 +125,29 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
     }
   };
 
+  const armIdle = (chatId: string, delayMs: number): void =>
+    ctx.timers.set(idleTimerKey(chatId), delayMs, () => idleCheck(chatId));
+
+  const idleCheck = async (chatId: string): Promise<void> => {
+    const chat = await storage.getChat(chatId);
+    if (!chat || chat.state === 'ended') {
+      lastActivity.delete(chatId);
+      return;
+    }
+    const quietFor = clock.now() - (lastActivity.get(chatId) ?? 0);
+    // Still waiting for a CA (the match timeout rules that), or spoken in since: wait on.
+    if (chat.state === 'waiting') return armIdle(chatId, idleTimeoutMs);
+    if (quietFor < idleTimeoutMs) return armIdle(chatId, idleTimeoutMs - quietFor);
+    await end(chatId, 'timeout');
+  };
+
+  const activity = (chatId: string): void => {
+    if (idleTimeoutMs === 0) return;
+    const armed = lastActivity.has(chatId);
+    lastActivity.set(chatId, clock.now());
+    if (!armed) armIdle(chatId, idleTimeoutMs);
+  };
+
   const graceExpired = async (clientId: string, chatId: string): Promise<void> => {
     graceChats.get(clientId)?.delete(chatId);
     if ((connections.get(clientId) ?? 0) > 0) return;
@@ -122,6 +156,7 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
 
   return {
     end,
+    activity,
 
     async endByClient(clientId, chatId) {
       await requireOpenChat(chatId, (chat) => chat.clientId === clientId);
@@ -173,6 +208,7 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
       const open = await storage.listChats({ state: ['waiting', 'active'] });
       const byClient = new Map<string, string[]>();
       for (const chat of open) {
+        activity(chat.id);
         // Connected already (transports start first), or its grace period already runs.
         if ((connections.get(chat.clientId) ?? 0) > 0) continue;
         if (graceChats.get(chat.clientId)?.has(chat.id)) continue;

@@ -16,6 +16,8 @@ export interface RelayConfig {
   routing: RoutingStrategy;
   matchTimeoutMs: number;
   clientGraceMs: number;
+  /** 0 = off. */
+  idleChatTimeoutMs: number;
   retentionDays: number;
   retentionSweepIntervalMs: number;
   maxTextLength: number;
@@ -32,6 +34,7 @@ export const RELAY_DEFAULTS = {
   offerTimeoutMs: 60_000,
   matchTimeoutMs: 5 * 60_000,
   clientGraceMs: 2 * 60_000,
+  idleChatTimeoutMs: 0,
   retentionDays: 0,
   retentionSweepIntervalMs: 60 * 60_000,
   maxTextLength: 8000,
@@ -111,6 +114,12 @@ export function resolveConfig(options: RelayOptions = {}): RelayConfig {
       'clientGraceMs',
       options.clientGraceMs,
       RELAY_DEFAULTS.clientGraceMs,
+      0,
+    ),
+    idleChatTimeoutMs: duration(
+      'idleChatTimeoutMs',
+      options.idleChatTimeoutMs,
+      RELAY_DEFAULTS.idleChatTimeoutMs,
       0,
     ),
     retentionDays: duration(

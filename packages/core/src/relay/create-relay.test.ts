@@ -73,6 +73,21 @@ describe('relay start and stop', () => {
     expect((await h2.storage.getChat(back.chat.id))?.state).toBe('active');
   });
 
+  it('a restart counts the idle timeout of an open chat from the start', async () => {
+    const options = { idleChatTimeoutMs: 60_000, clientGraceMs: 3600_000 };
+    const h = await harness(options);
+    const { chat } = await h.activeChat();
+    await h.clock.advance(30_000);
+
+    const h2 = await h.restart(options);
+    harnesses.push(h2);
+    await h2.clock.advance(59_999);
+    expect((await h2.storage.getChat(chat.id))?.state).toBe('active');
+    const ended = h2.channel.waitFor('chatEnded');
+    await h2.clock.advance(1);
+    expect((await ended).reason).toBe('timeout');
+  });
+
   it('a restart re-offers waiting chats and resumes round-robin offer timeouts', async () => {
     const h = await harness({ routing: 'round-robin', offerTimeoutMs: 10_000 });
     const [a, b] = [await h.addCA(), await h.addCA()];

@@ -249,6 +249,7 @@ export function createMatching(ctx: RelayContext, identities: Identities): Match
       const { chat, won } = outcome;
       if (!won) return chat;
       ctx.modules.queue.forget(chat.id);
+      ctx.modules.lifecycle.activity(chat.id);
       await tellClient(ctx, chat.clientId, {
         type: 'chat.matched',
         chatId: chat.id,
