@@ -313,4 +313,32 @@ describe('outbox', () => {
     await h.clock.advance(1000);
     expect(failures).toEqual(['channel test.deliverMessage failed: boom']);
   });
+
+  it('a store that throws instead of rejecting does not leave the chat without a worker', async () => {
+    // Not in `harnesses`: the failure is logged at error level on purpose.
+    const h = await createHarness({
+      deliveryRetry: { initialDelayMs: 1000, maxDelayMs: 8000, maxAttempts: 5 },
+    });
+    try {
+      const { client, chat } = await h.activeChat();
+      h.channel.failNextDeliveries(1, { retryable: true });
+      await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'hello' });
+      await h.relay.flushOutbox();
+      expect(h.channel.deliveredMessages()).toEqual([]);
+
+      // The retry reads storage first; this time the (typed-errors) store throws at once.
+      const storage = h.storage as { listMessages: unknown };
+      const listMessages = storage.listMessages;
+      storage.listMessages = () => {
+        storage.listMessages = listMessages;
+        throw new Error('thrown, not rejected');
+      };
+      await h.clock.advance(1000);
+      expect(h.errors()).toHaveLength(1);
+      await h.clock.advance(1000);
+      expect(h.channel.deliveredMessages().map((m) => m.text)).toEqual(['hello']);
+    } finally {
+      await h.close();
+    }
+  });
 });

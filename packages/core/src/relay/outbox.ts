@@ -57,6 +57,9 @@ const oneWayOf = (messages: readonly Message[]): Recipient | null => {
   return way;
 };
 
+/** `ChatLine.worker` while `startWorker` calls the worker (which may end before it returns). */
+const STARTING: Promise<void> = Promise.resolve();
+
 /** No messages (shared: never added to). */
 const NONE: readonly Message[] = [];
 
@@ -386,8 +389,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
   /**
    * The chat's worker: one async function (not a chain of `.catch`/`.finally`, nor one per
    * pass) that reads what is pending in this chat, or takes what `stored` handed over, and
-   * delivers it, as often as the chat was woken meanwhile. It always awaits before its
-   * `finally`, so `line.worker` is set before it is cleared.
+   * delivers it, as often as the chat was woken meanwhile.
    */
   const work = async (chatId: string, line: ChatLine): Promise<void> => {
     try {
@@ -475,7 +477,11 @@ export function createOutbox(ctx: RelayContext): Outbox {
 
   const startWorker = (chatId: string, line: ChatLine): void => {
     running++;
-    line.worker = work(chatId, line);
+    line.worker = STARTING;
+    const worker = work(chatId, line);
+    // Unless `work` already ran to its end (only a store throwing instead of rejecting,
+    // before the first await, makes it), whose `finally` cleared or replaced the marker.
+    if (line.worker === STARTING) line.worker = worker;
   };
 
   /** Something may be deliverable in this chat. */
