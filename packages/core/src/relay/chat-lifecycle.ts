@@ -206,23 +206,18 @@ export function createChatLifecycle(ctx: RelayContext): ChatLifecycle {
 
     async resume() {
       const open = await storage.listChats({ state: ['waiting', 'active'] });
-      const byClient = new Map<string, string[]>();
+      let started = 0;
       for (const chat of open) {
         activity(chat.id);
         // Connected already (transports start first), or its grace period already runs.
         if ((connections.get(chat.clientId) ?? 0) > 0) continue;
         if (graceChats.get(chat.clientId)?.has(chat.id)) continue;
-        const ids = byClient.get(chat.clientId);
-        if (ids) ids.push(chat.id);
-        else byClient.set(chat.clientId, [chat.id]);
+        startGrace(chat.clientId, [chat.id]);
+        started++;
       }
-      for (const [clientId, chatIds] of byClient) startGrace(clientId, chatIds);
-      if (byClient.size > 0)
+      if (started > 0)
         ctx.logger.info(
-          {
-            clients: byClient.size,
-            chats: [...byClient.values()].reduce((n, ids) => n + ids.length, 0),
-          },
+          { chats: started },
           'grace periods started for the open chats of clients not connected since the start',
         );
     },
