@@ -12,6 +12,15 @@ function grow(db: import('sql.js').Database): void {
   insert.free();
 }
 
+/** The bytes of a database file grown by `grow`, made in sql.js's own memory. */
+function grownFile(SQL: import('sql.js').SqlJsStatic): Uint8Array {
+  const source = new SQL.Database();
+  grow(source);
+  const bytes = source.export();
+  source.close();
+  return bytes;
+}
+
 const pageCount = (db: import('sql.js').Database): number =>
   Number(db.exec('PRAGMA page_count')[0]!.values[0]![0]);
 
@@ -33,10 +42,7 @@ describe('file room', () => {
 
   it('a file read straight into the room is opened where it lies, with its rows', async () => {
     const SQL = await loadSqlJs();
-    const source = new SQL.Database();
-    grow(source);
-    const bytes = source.export();
-    source.close();
+    const bytes = grownFile(SQL);
     const room = allocateRoom(32 * 1024 * 1024)!;
     room.set(bytes);
     const { db, file } = openWithRoom(SQL, room.subarray(0, bytes.length), room);
@@ -52,10 +58,7 @@ describe('file room', () => {
 
   it('without room (too small to hold the file) sql.js keeps the file its own way', async () => {
     const SQL = await loadSqlJs();
-    const source = new SQL.Database();
-    grow(source);
-    const bytes = source.export();
-    source.close();
+    const bytes = grownFile(SQL);
     const { db, file } = openWithRoom(SQL, bytes, allocateRoom(1024));
     try {
       expect(file).toBeNull();
