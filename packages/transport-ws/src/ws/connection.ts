@@ -5,6 +5,8 @@ import type { ExternalIdentity } from '../options.js';
 import type { ClientFrame, ServerFrame } from '../protocol.js';
 import { SeenSeqs } from '../client/seen-seqs.js';
 import type { RateLimit } from '../token-bucket.js';
+import { frameJson } from './frame-json.js';
+import { encodeTextFrames } from './text-frames.js';
 
 /** Close codes this transport uses (1009 "message too big" comes from `ws` itself). */
 export const CloseCode = {
@@ -52,7 +54,6 @@ const ALIVE = 1;
 const CLOSED = 2;
 const WELCOMED = 4;
 const DRAINING = 8;
-const CORKED = 16;
 
 type ChatScopedFrame = Extract<ServerFrame, { chatId: string }>;
 
@@ -100,10 +101,14 @@ export class Connection {
   private fullAt: number;
   /** Frames waiting for the ones before them (only while there are some). */
   private inbox: ClientFrame[] | null = null;
+  /** Frames to send, waiting for the end of the work that produced them (see `send`). */
+  private outbox: string[] | null = null;
+  /** Their length in UTF-16 units. */
+  private outboxChars = 0;
 
   constructor(
     readonly socket: WebSocket,
-    /** The TCP socket under `socket` (from the upgrade request), for corking writes. */
+    /** The TCP socket under `socket` (from the upgrade request): frames are written to it. */
     private readonly tcp: Duplex,
     readonly ip: string,
     private readonly limits: ConnectionLimits,
@@ -186,28 +191,52 @@ export class Connection {
     return seen.add(seq);
   }
 
-  /** Sends now (replies to this connection's own frames). False when the frame could not be sent. */
+  /**
+   * Sends (replies to this connection's own frames, and everything else once it may go out).
+   * False when the frame could not be sent.
+   *
+   * Frames produced by one piece of work (a read's frames and the promises they start: replies
+   * to pipelined frames, an ack and the delivery status that follows it) leave together, in
+   * one buffer and one write, once that work is done (the next tick): not a syscall each, and
+   * not at the end of the event-loop turn, where under a backlog every reply would wait for
+   * every other socket's reads.
+   */
   send(frame: ServerFrame): boolean {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return false;
-    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
-      this.close(CloseCode.policy, 'send buffer full: read faster');
-      return false;
+    const data = frameJson(frame);
+    const queued = this.outbox;
+    if (queued === null) {
+      if (this.tcp.writableLength > this.limits.maxBufferedBytes) return this.overflow();
+      this.outbox = [data];
+      this.outboxChars = data.length;
+      process.nextTick(flushConnection, this);
+    } else {
+      // UTF-16 units under-count UTF-8 bytes at most threefold: close enough for a bound.
+      this.outboxChars += data.length;
+      if (this.tcp.writableLength + this.outboxChars > this.limits.maxBufferedBytes)
+        return this.overflow();
+      queued.push(data);
     }
-    if ((this.flags & CORKED) === 0) {
-      // Frames produced by one piece of work (a read's frames and the promises they start:
-      // replies to pipelined frames, an ack and the delivery status that follows it) leave in
-      // one write instead of a syscall each. The write goes once that work is done (a tick),
-      // not at the end of the event-loop turn: under a backlog a turn handles every socket's
-      // reads, and holding every reply until then made each wait for all of them (the p99).
-      this.flags |= CORKED;
-      this.tcp.cork();
-      process.nextTick(() => {
-        this.flags &= ~CORKED;
-        this.tcp.uncork();
-      });
-    }
-    this.socket.send(JSON.stringify(frame));
     return true;
+  }
+
+  /** Writes the frames waiting for this tick's write (also before `ws` sends a close frame). */
+  flush(): void {
+    const frames = this.outbox;
+    if (frames === null) return;
+    this.outbox = null;
+    this.outboxChars = 0;
+    // Closed meanwhile: by us (which flushed first) or by `ws` on a protocol error.
+    if (this.socket.readyState !== this.socket.OPEN || !this.tcp.writable) return;
+    this.tcp.write(encodeTextFrames(frames));
+  }
+
+  /** A peer that stopped reading: closed rather than buffered for without bound. */
+  private overflow(): false {
+    this.outbox = null;
+    this.outboxChars = 0;
+    this.close(CloseCode.policy, 'send buffer full: read faster');
+    return false;
   }
 
   /** Sends an event pushed by the relay, holding it back while the connection is not ready for it. */
@@ -286,6 +315,8 @@ export class Connection {
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    // What was sent before the close goes before the close frame.
+    this.flush();
     this.closed = true;
     this.preWelcome = null;
     this.heldChats = null;
@@ -299,4 +330,9 @@ export class Connection {
       this.socket.close(code, reason);
     }
   }
+}
+
+/** `process.nextTick` passes the connection along: no closure per flush. */
+function flushConnection(connection: Connection): void {
+  connection.flush();
 }

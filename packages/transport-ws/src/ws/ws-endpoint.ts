@@ -84,6 +84,15 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
       }
       return super.emit(event, ...args);
     }
+
+    /**
+     * Frames the connection still holds for this tick's write go before the close frame,
+     * also when `ws` closes on its own (a protocol error, or the peer's close).
+     */
+    override close(code?: number, data?: string | Buffer): void {
+      this.connection?.flush();
+      super.close(code, data);
+    }
   }
 
   const wss = new WebSocketServer({
