@@ -222,7 +222,7 @@ async function sampleAllocations(): Promise<() => Promise<void>> {
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.startSampling', {
-    samplingInterval: 1024,
+    samplingInterval: Number(process.env.BENCH_ALLOC_INTERVAL ?? 1024),
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   });
