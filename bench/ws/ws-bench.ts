@@ -6,6 +6,7 @@
  *     (and again at half ca-chat's own peak);
  *  3. idle: RSS per authenticated idle connection at `idle` connections (and a bare ws server's).
  * Loopback only; every phase is bounded in time. Usage: npm run bench:ws [-- --idle 10000]
+ * (also --rounds 3, --p99-rounds 5, --measure-ms 5000, --warmup-ms 2000, --connections 50).
  * 10 000 idle connections need `ulimit -n` above ~10 100 (both ends are on this machine, in
  * two processes); the run reports how many it could open.
  *
@@ -14,7 +15,8 @@
  * the tail: BENCH_TAIL=ms (percentiles, server syscalls per message, when slow acks were
  * sent and when the client fell behind, in epoch ms mod 100 000), BENCH_STALLS=ms (the
  * server prints event-loop stalls and GC pauses on the same clock), BENCH_ALLOC=file (the
- * server writes a sampled allocation profile), BENCH_SERVER_NODE_OPTIONS (e.g. --cpu-prof).
+ * server writes a sampled allocation profile; BENCH_ALLOC_INTERVAL=bytes between samples,
+ * 1024 by default), BENCH_SERVER_NODE_OPTIONS (e.g. --cpu-prof).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -35,6 +37,8 @@ const WARMUP_MS = arg('warmup-ms', 2000);
 const MEASURE_MS = arg('measure-ms', 5000);
 const IDLE = arg('idle', 10_000);
 const ROUNDS = arg('rounds', 3);
+/** Open-loop rounds at half the echo's peak, the rate the p99 target is stated at. */
+const P99_ROUNDS = arg('p99-rounds', 5);
 const TEXT = 'Please find my GST return for last quarter attached; can you check the ITC?';
 
 type Mode = 'ca' | 'echo' | 'transport';
@@ -500,7 +504,9 @@ const openLoop: Record<'echo' | 'ca', Record<number, LoadResult[]>> = {
   ca: { [half]: [], [caHalf]: [] },
 };
 for (const rate of [half, caHalf]) {
-  for (let round = 0; round < ROUNDS; round++) {
+  // A run's p99 rests on a handful of moments when this shared machine was slow, so single
+  // runs of either server scatter by ±40%: the target's rate gets more rounds.
+  for (let round = 0; round < (rate === half ? P99_ROUNDS : ROUNDS); round++) {
     for (const mode of ['echo', 'ca'] as const) {
       const result = (await loadPhase(mode, () => [rate], false)).steady[0]!;
       openLoop[mode][rate]!.push(result);
@@ -522,8 +528,16 @@ console.log(
 const roundRatios = peaks.ca.map((r, i) => r.messagesPerSecond / peaks.echo[i]!.messagesPerSecond);
 const ratio = [...roundRatios].sort((a, b) => a - b)[Math.floor(roundRatios.length / 2)]!;
 const transportRatio = transportPeak.messagesPerSecond / echoPeak.messagesPerSecond;
-const addedP99 = p99Of('ca', half).p99Ms - p99Of('echo', half).p99Ms;
-const addedP99AtCaHalf = p99Of('ca', caHalf).p99Ms - p99Of('echo', caHalf).p99Ms;
+// Like the throughput ratio: each ca-chat run against the echo run just before it, and the
+// median of those differences (the machine's load drifts between rounds).
+const pairedDifferences = (at: number): number[] =>
+  openLoop.ca[at]!.map((r, i) => r.p99Ms - openLoop.echo[at]![i]!.p99Ms);
+const middle = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const addedRounds = pairedDifferences(half);
+const addedP99 = middle(addedRounds);
+const addedP99AtCaHalf = middle(pairedDifferences(caHalf));
+const medianGap = p99Of('ca', half).p99Ms - p99Of('echo', half).p99Ms;
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KiB`;
 const rate = (n: number): string => n.toLocaleString('en-US');
 const cpu = (r: LoadResult): string =>
@@ -535,7 +549,7 @@ const row = (name: string, r: LoadResult, withCpu = false): string =>
 const p99s = (mode: 'echo' | 'ca', at: number): string =>
   openLoop[mode][at]!.map((r) => r.p99Ms.toFixed(2)).join(' · ');
 const summary = [
-  `Chat messages (\`message\` → \`message.ack\` after storage) through the ws transport + relay + memory storage + a CA channel that accepts and takes deliveries at once (so each message also yields a \`message.status\` frame), vs a bare \`ws\` server answering the same frames; the same client harness (${CONNECTIONS} connections, ${WINDOW} in flight each for the peak), server in a child process, loopback, ${MEASURE_MS / 1000} s measured after ${WARMUP_MS / 1000} s warm-up per run. Every run starts a fresh server process; echo and ca-chat runs alternate, ${ROUNDS} of each, and the tables give the median run (by rate for peaks, by p99 for the open-loop runs). "Transport alone" is the ws transport over a stand-in relay that answers at once, to tell the transport's cost from the relay's. CPU per message is user + system time over the measured window (server: the server process; client: the bench harness, which shares the machine's two cores). Run with \`npm run bench:ws\`.`,
+  `Chat messages (\`message\` → \`message.ack\` after storage) through the ws transport + relay + memory storage + a CA channel that accepts and takes deliveries at once (so each message also yields a \`message.status\` frame), vs a bare \`ws\` server answering the same frames; the same client harness (${CONNECTIONS} connections, ${WINDOW} in flight each for the peak), server in a child process, loopback, ${MEASURE_MS / 1000} s measured after ${WARMUP_MS / 1000} s warm-up per run. Every run starts a fresh server process; echo and ca-chat runs alternate, ${ROUNDS} of each (${P99_ROUNDS} at half the echo's peak), and the tables give the median run (by rate for peaks, by p99 for the open-loop runs). "Transport alone" is the ws transport over a stand-in relay that answers at once, to tell the transport's cost from the relay's. CPU per message is user + system time over the measured window (server: the server process; client: the bench harness, which shares the machine's two cores). Run with \`npm run bench:ws\`.`,
   '',
   '| peak (closed loop) | messages/s | p50 | p99 | server CPU/msg | client CPU/msg |',
   '|---|---|---|---|---|---|',
@@ -551,7 +565,7 @@ const summary = [
   `${row(`ca-chat at ${rate(caHalf)}/s`, p99Of('ca', caHalf))} ${p99s('ca', caHalf)} |`,
   '',
   `- Throughput: ca-chat ${ratio.toFixed(2)}× the echo's (median of the rounds' ratios ${roundRatios.map((r) => r.toFixed(2)).join(', ')}; target ≥ 0.85×: ${ratio >= 0.85 ? 'met' : 'missed'}); the transport alone ${transportRatio.toFixed(2)}×.`,
-  `- p99 added latency at half the echo's peak (${rate(half)}/s): ${addedP99.toFixed(2)} ms (median p99s; target ≤ 2 ms: ${addedP99 <= 2 ? 'met' : 'missed'}); at half ca-chat's own peak (${rate(caHalf)}/s): ${addedP99AtCaHalf.toFixed(2)} ms.`,
+  `- p99 added latency at half the echo's peak (${rate(half)}/s): ${addedP99.toFixed(2)} ms (median of the ${addedRounds.length} rounds' differences ${addedRounds.map((d) => d.toFixed(2)).join(', ')}; the medians' difference ${medianGap.toFixed(2)} ms; target ≤ 2 ms: ${addedP99 <= 2 ? 'met' : 'missed'}); at half ca-chat's own peak (${rate(caHalf)}/s): ${addedP99AtCaHalf.toFixed(2)} ms.`,
   `- Idle: ${rate(idle.connections)} connections after \`hello\` (each a new client identity): ${rate(Math.round(idle.bytesPerConnection))} B (${kib(idle.bytesPerConnection)}) server RSS per connection, measured as the growth from ${rate(Math.round(idle.connections / 5))} to ${rate(idle.connections)} open connections (counting from one connection, which adds V8's young generation growing to full size and other one-off costs: ${kib(idle.bytesPerConnectionFromOne)}); JS heap + external ${kib(idle.heapPerConnection)}. A bare \`ws\` server measured the same way: ${kib(idleEcho.bytesPerConnection)} RSS (${kib(idleEcho.bytesPerConnectionFromOne)} from one; JS ${kib(idleEcho.heapPerConnection)}). Target < 8 KB (8,000 B): ${idle.bytesPerConnection < 8000 ? 'met' : 'missed'}.`,
   '',
   NOTES,
