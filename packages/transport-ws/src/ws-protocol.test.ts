@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createManualClock } from '@ca-chat/core/testing';
 import { openRaw, startHarness, type Harness, type RawSocket } from './test-support/harness.js';
@@ -79,6 +79,42 @@ describe('ws protocol', () => {
       .filter((f) => f.type === 'message')
       .map((f) => (f as { seq: number }).seq);
     expect(seqs).toEqual([4, 5, 6, 7, 8, 9]);
+  });
+
+  it('replays a resume larger than the send-buffer limit in full, to a client that reads', async () => {
+    // The store answers at once, so the whole replay is produced before any tick: it must be
+    // written as it goes, not held and counted against the slow-reader limit.
+    h = await startHarness({ transport: { maxBufferedBytes: 64 * 1024 } });
+    const { raw, chatId, token } = await activeChat(h);
+    const text = (i: number): string => `${i}:${'x'.repeat(7000)}`;
+    for (let i = 1; i <= 30; i++) await h.relay.sendCAMessage(h.ca.id, { chatId, text: text(i) });
+    raw.socket.terminate();
+    await raw.closed;
+    const back = await h.raw();
+    await back.hello(token);
+    back.send({ type: 'resume', chatId, afterSeq: 0 });
+    await back.next('message', (m) => m.seq === 30, true);
+    const pong = back.next('pong');
+    back.send({ type: 'ping' });
+    await pong;
+    const replayed = back.frames.filter((f) => f.type === 'message') as {
+      seq: number;
+      text: string;
+    }[];
+    expect(replayed.map((m) => m.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(replayed.every((m) => m.text === text(m.seq))).toBe(true);
+  });
+
+  it('closes with a reason cut to fit a close frame, however long the one given', async () => {
+    h = await startHarness();
+    const { raw, clientId } = await activeChat(h);
+    const reason = `moved to another server — ${'é'.repeat(200)}`;
+    expect(h.transport.disconnectClient(clientId, { reason })).toBe(1);
+    const closed = await raw.closed;
+    expect(closed.code).toBe(1008);
+    expect(Buffer.byteLength(closed.reason)).toBeLessThanOrEqual(123);
+    expect(closed.reason.startsWith('moved to another server — é')).toBe(true);
+    await vi.waitFor(() => expect(h.transport.stats().connections).toBe(0));
   });
 
   it('answers ping with pong carrying the ref', async () => {

@@ -23,6 +23,13 @@ const MAX_HELD_EVENTS = 1000;
 /** Frames waiting to be handled before the socket stops being read. */
 const PAUSE_AT_QUEUED_FRAMES = 64;
 const RESUME_AT_QUEUED_FRAMES = 8;
+/**
+ * Queued frames are written at once past this many UTF-16 units instead of at the end of the
+ * work that produced them (see `Connection.send`).
+ */
+const WRITE_NOW_CHARS = 16 * 1024;
+/** The longest close reason a close frame carries (RFC 6455 §5.5: 125-byte control payload). */
+const MAX_CLOSE_REASON_BYTES = 123;
 /** Chats whose sent seqs a connection remembers (least recently added forgotten first). */
 const MAX_TRACKED_CHATS = 64;
 
@@ -103,7 +110,7 @@ export class Connection {
   private inbox: ClientFrame[] | null = null;
   /** Frames to send, waiting for the end of the work that produced them (see `send`). */
   private outbox: string[] | null = null;
-  /** Their length in UTF-16 units. */
+  /** Their length in UTF-16 units (at most a third of their UTF-8 bytes; enough for a bound). */
   private outboxChars = 0;
 
   constructor(
@@ -203,20 +210,21 @@ export class Connection {
    */
   send(frame: ServerFrame): boolean {
     if (this.closed || this.socket.readyState !== this.socket.OPEN) return false;
+    // What the socket could not take yet (a slow reader's backlog) is what is bounded.
+    if (this.tcp.writableLength > this.limits.maxBufferedBytes) return this.overflow();
     const data = frameJson(frame);
     const queued = this.outbox;
     if (queued === null) {
-      if (this.tcp.writableLength > this.limits.maxBufferedBytes) return this.overflow();
       this.outbox = [data];
       this.outboxChars = data.length;
       process.nextTick(flushConnection, this);
     } else {
-      // UTF-16 units under-count UTF-8 bytes at most threefold: close enough for a bound.
-      this.outboxChars += data.length;
-      if (this.tcp.writableLength + this.outboxChars > this.limits.maxBufferedBytes)
-        return this.overflow();
       queued.push(data);
+      this.outboxChars += data.length;
     }
+    // A long run of frames from one piece of work (a resume replaying pages of messages from
+    // a store that answers at once) is written in parts, never held in memory as a whole.
+    if (this.outboxChars >= WRITE_NOW_CHARS) this.flush();
     return true;
   }
 
@@ -233,8 +241,7 @@ export class Connection {
 
   /** A peer that stopped reading: closed rather than buffered for without bound. */
   private overflow(): false {
-    this.outbox = null;
-    this.outboxChars = 0;
+    // Frames already accepted go out before the close frame (`close` flushes).
     this.close(CloseCode.policy, 'send buffer full: read faster');
     return false;
   }
@@ -320,6 +327,8 @@ export class Connection {
     this.closed = true;
     this.preWelcome = null;
     this.heldChats = null;
+    // ws throws on a reason longer than a close frame carries (an embedder's, say).
+    reason = closeReason(reason);
     // A peer that stopped reading may never finish the closing handshake: don't wait for it.
     if (code === CloseCode.policy) {
       this.socket.close(code, reason);
@@ -330,6 +339,20 @@ export class Connection {
       this.socket.close(code, reason);
     }
   }
+}
+
+/** `reason` cut at a character boundary to fit a close frame. */
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  let cut = '';
+  let bytes = 0;
+  for (const char of reason) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > MAX_CLOSE_REASON_BYTES - 3) break;
+    cut += char;
+    bytes += size;
+  }
+  return `${cut}...`;
 }
 
 /** `process.nextTick` passes the connection along: no closure per flush. */

@@ -112,12 +112,14 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
 
   function onConnection(
     socket: TransportSocket,
+    /** The stream the upgrade came on (the embedder's, not always `req.socket`): frames go there. */
+    stream: Duplex,
     req: IncomingMessage,
     identity: ExternalIdentity | null,
   ): void {
     const connection = new Connection(
       socket,
-      req.socket,
+      stream,
       clientIp(req, options.trustProxy),
       limits,
       options.clock.now(),
@@ -217,7 +219,7 @@ export function createWsEndpoint(ctx: TransportContext): WsEndpoint {
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       socket.off('error', ignoreError);
-      onConnection(ws, req, identity);
+      onConnection(ws, socket, req, identity);
     });
   }
 
