@@ -342,7 +342,7 @@ export class Connection {
 }
 
 /** `reason` cut at a character boundary to fit a close frame. */
-export function closeReason(reason: string): string {
+function closeReason(reason: string): string {
   if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
   let cut = '';
   let bytes = 0;

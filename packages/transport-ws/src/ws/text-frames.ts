@@ -11,7 +11,7 @@
 const FIN_TEXT = 0x81;
 
 /** Bytes of a frame header for a payload of `length` bytes. */
-export function headerBytes(length: number): number {
+function headerBytes(length: number): number {
   return length < 126 ? 2 : length < 65_536 ? 4 : 10;
 }
 
