@@ -110,12 +110,12 @@ export class Connection {
   private inbox: ClientFrame[] | null = null;
   /** Frames to send, waiting for the end of the work that produced them (see `send`). */
   private outbox: string[] | null = null;
-  /** Their length in UTF-16 units (at most a third of their UTF-8 bytes; enough for a bound). */
+  /** Their length in UTF-16 units (their UTF-8 is at most three times as many bytes). */
   private outboxChars = 0;
 
   constructor(
     readonly socket: WebSocket,
-    /** The TCP socket under `socket` (from the upgrade request): frames are written to it. */
+    /** The stream under `socket` (the one the upgrade came on): frames are written to it. */
     private readonly tcp: Duplex,
     readonly ip: string,
     private readonly limits: ConnectionLimits,
