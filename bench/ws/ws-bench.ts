@@ -481,6 +481,9 @@ const NOTES = [
 /** The middle of an odd-length list of results, by `key`. */
 const median = (results: LoadResult[], key: (r: LoadResult) => number): LoadResult =>
   [...results].sort((a, b) => key(a) - key(b))[Math.floor(results.length / 2)]!;
+/** The middle of an odd-length list of numbers. */
+const middle = (values: number[]): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const byRate = (r: LoadResult): number => r.messagesPerSecond;
 const byP99 = (r: LoadResult): number => r.p99Ms;
 
@@ -528,14 +531,12 @@ console.log(
 // Each ca-chat run against the echo run just before it (the machine's load drifts between
 // rounds, so pairs are closer than medians taken apart); the median of those ratios.
 const roundRatios = peaks.ca.map((r, i) => r.messagesPerSecond / peaks.echo[i]!.messagesPerSecond);
-const ratio = [...roundRatios].sort((a, b) => a - b)[Math.floor(roundRatios.length / 2)]!;
+const ratio = middle(roundRatios);
 const transportRatio = transportPeak.messagesPerSecond / echoPeak.messagesPerSecond;
 // Like the throughput ratio: each ca-chat run against the echo run just before it, and the
 // median of those differences (the machine's load drifts between rounds).
 const pairedDifferences = (at: number): number[] =>
   openLoop.ca[at]!.map((r, i) => r.p99Ms - openLoop.echo[at]![i]!.p99Ms);
-const middle = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const addedRounds = pairedDifferences(half);
 const addedP99 = middle(addedRounds);
 const addedP99AtCaHalf = middle(pairedDifferences(caHalf));

@@ -4,7 +4,7 @@
  * takes every delivery at once. `echo`: a bare `ws` server answering the same frames with
  * the smallest valid reply (parse + stringify), the baseline.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
@@ -218,7 +218,6 @@ const allocations = process.env.BENCH_ALLOC ? await sampleAllocations() : null;
  */
 async function sampleAllocations(): Promise<() => Promise<void>> {
   const { Session } = await import('node:inspector/promises');
-  const { writeFileSync } = await import('node:fs');
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.startSampling', {

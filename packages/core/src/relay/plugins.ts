@@ -259,7 +259,11 @@ export function deliverToCA(
     answer = channel.deliverMessage(ca, chat, message);
   } catch (error) {
     return Promise.reject(
-      CaChatError.wrap(error, 'channel_error', `channel ${channel.name}.deliverMessage failed`),
+      CaChatError.wrap(
+        error,
+        'channel_error',
+        `${labelOf('channel_error', channel.name, 'deliverMessage')} failed`,
+      ),
     );
   }
   return bounded(ctx, 'channel_error', channel.name, 'deliverMessage', answer, timeoutMs);
