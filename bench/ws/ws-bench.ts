@@ -6,7 +6,7 @@
  *     (and again at half ca-chat's own peak);
  *  3. idle: RSS per authenticated idle connection at `idle` connections (and a bare ws server's).
  * Loopback only; every phase is bounded in time. Usage: npm run bench:ws [-- --idle 10000]
- * (also --rounds 3, --p99-rounds 5, --measure-ms 5000, --warmup-ms 2000, --connections 50).
+ * (also --rounds 3, --p99-rounds 9, --measure-ms 5000, --warmup-ms 2000, --connections 50).
  * 10 000 idle connections need `ulimit -n` above ~10 100 (both ends are on this machine, in
  * two processes); the run reports how many it could open.
  *
@@ -38,7 +38,7 @@ const MEASURE_MS = arg('measure-ms', 5000);
 const IDLE = arg('idle', 10_000);
 const ROUNDS = arg('rounds', 3);
 /** Open-loop rounds at half the echo's peak, the rate the p99 target is stated at. */
-const P99_ROUNDS = arg('p99-rounds', 5);
+const P99_ROUNDS = arg('p99-rounds', 9);
 const TEXT = 'Please find my GST return for last quarter attached; can you check the ITC?';
 
 type Mode = 'ca' | 'echo' | 'transport';
@@ -552,10 +552,14 @@ const byRate = (r: LoadResult): number => r.messagesPerSecond;
 const byP99 = (r: LoadResult): number => r.p99Ms;
 
 // Every run on a fresh server process, echo and ca-chat alternating, so that slow moments of
-// this shared machine hit both, and the memory store starts empty each time.
+// this shared machine hit both, and the memory store starts empty each time. A round is a
+// pair of runs, echo first in even rounds and ca-chat first in odd ones, so neither server
+// always runs just after the other.
+const orderOf = (round: number): readonly ('echo' | 'ca')[] =>
+  round % 2 === 0 ? ['echo', 'ca'] : ['ca', 'echo'];
 const peaks: Record<Mode, LoadResult[]> = { echo: [], ca: [], transport: [] };
 for (let round = 0; round < ROUNDS; round++) {
-  for (const mode of ['echo', 'ca'] as const) {
+  for (const mode of orderOf(round)) {
     const result = (await loadPhase(mode, () => [])).peak!;
     peaks[mode].push(result);
     console.log(`peak round ${round + 1} ${mode}: ${fmt(result)}`);
@@ -576,7 +580,7 @@ for (const rate of [half, caHalf]) {
   // A run's p99 rests on a handful of moments when this shared machine was slow, so single
   // runs of either server scatter by ±40%: the target's rate gets more rounds.
   for (let round = 0; round < (rate === half ? P99_ROUNDS : ROUNDS); round++) {
-    for (const mode of ['echo', 'ca'] as const) {
+    for (const mode of orderOf(round)) {
       const result = (await loadPhase(mode, () => [rate], false)).steady[0]!;
       openLoop[mode][rate]!.push(result);
       console.log(`open loop ${rate}/s round ${round + 1} ${mode}: ${fmt(result)}`);
@@ -592,12 +596,12 @@ console.log(
   `idle: ${idle.connections} connections, RSS ${(idle.bytesPerConnection / 1024).toFixed(2)} KiB, JS ${(idle.heapPerConnection / 1024).toFixed(2)} KiB each`,
 );
 
-// Each ca-chat run against the echo run just before it (the machine's load drifts between
+// Each ca-chat run against the echo run of its round (the machine's load drifts between
 // rounds, so pairs are closer than medians taken apart); the median of those ratios.
 const roundRatios = peaks.ca.map((r, i) => r.messagesPerSecond / peaks.echo[i]!.messagesPerSecond);
 const ratio = middle(roundRatios);
 const transportRatio = transportPeak.messagesPerSecond / echoPeak.messagesPerSecond;
-// Like the throughput ratio: each ca-chat run against the echo run just before it, and the
+// Like the throughput ratio: each ca-chat run against the echo run of its round, and the
 // median of those differences (the machine's load drifts between rounds).
 const pairedDifferences = (at: number): number[] =>
   openLoop.ca[at]!.map((r, i) => r.p99Ms - openLoop.echo[at]![i]!.p99Ms);
@@ -616,7 +620,7 @@ const row = (name: string, r: LoadResult, withCpu = false): string =>
 const p99s = (mode: 'echo' | 'ca', at: number): string =>
   openLoop[mode][at]!.map((r) => r.p99Ms.toFixed(2)).join(' · ');
 const summary = [
-  `Chat messages (\`message\` → \`message.ack\` after storage) through the ws transport + relay + memory storage + a CA channel that accepts and takes deliveries at once (so each message also yields a \`message.status\` frame), vs a bare \`ws\` server answering the same frames; the same client harness (${CONNECTIONS} connections, ${WINDOW} in flight each for the peak), server in a child process, loopback, ${MEASURE_MS / 1000} s measured after ${WARMUP_MS / 1000} s warm-up per run. Every run starts a fresh server process; echo and ca-chat runs alternate, ${ROUNDS} of each (${P99_ROUNDS} at half the echo's peak), and the tables give the median run (by rate for peaks, by p99 for the open-loop runs). "Transport alone" is the ws transport over a stand-in relay that answers at once, to tell the transport's cost from the relay's. CPU per message is user + system time over the measured window (server: the server process; client: the bench harness, which shares the machine's two cores). Run with \`npm run bench:ws\`.`,
+  `Chat messages (\`message\` → \`message.ack\` after storage) through the ws transport + relay + memory storage + a CA channel that accepts and takes deliveries at once (so each message also yields a \`message.status\` frame), vs a bare \`ws\` server answering the same frames; the same client harness (${CONNECTIONS} connections, ${WINDOW} in flight each for the peak), server in a child process, loopback, ${MEASURE_MS / 1000} s measured after ${WARMUP_MS / 1000} s warm-up per run. Every run starts a fresh server process; echo and ca-chat runs alternate (a round is one of each, echo first in every other round), ${ROUNDS} rounds (${P99_ROUNDS} at half the echo's peak), and the tables give the median run (by rate for peaks, by p99 for the open-loop runs). "Transport alone" is the ws transport over a stand-in relay that answers at once, to tell the transport's cost from the relay's. CPU per message is user + system time over the measured window (server: the server process; client: the bench harness, which shares the machine's two cores). Run with \`npm run bench:ws\`.`,
   '',
   '| peak (closed loop) | messages/s | p50 | p99 | server CPU/msg | client CPU/msg |',
   '|---|---|---|---|---|---|',
