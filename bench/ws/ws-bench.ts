@@ -40,6 +40,13 @@ const ROUNDS = arg('rounds', 3);
 /** Open-loop rounds at half the echo's peak, the rate the p99 target is stated at. */
 const P99_ROUNDS = arg('p99-rounds', 9);
 const TEXT = 'Please find my GST return for last quarter attached; can you check the ITC?';
+/**
+ * Message ids have the shape the client SDK sends (`crypto.randomUUID()`, 36 characters): the
+ * message's number in the last 12 hex digits. Short ids ("m123") would be a bench artifact:
+ * `JSON.parse` interns string values of up to 10 characters in V8's string table, so every
+ * message would add an entry there in both servers, which real clients' ids never do.
+ */
+const ID_PREFIX = '00000000-0000-4000-8000-';
 
 type Mode = 'ca' | 'echo' | 'transport';
 interface Server {
@@ -103,7 +110,7 @@ interface Client {
   /** The TCP socket under `socket`, written and read directly under load. */
   tcp: Socket;
   chatId: string;
-  /** Every message frame of this client up to its number: `{"type":"message",…,"clientMsgId":"m`. */
+  /** Every message frame of this client up to its number: `{"type":"message",…,"clientMsgId":"<ID_PREFIX>`. */
   messagePrefix: string;
   /** This tick's outgoing frames (latin1: the frames are ASCII), written on the next tick. */
   outgoing: string;
@@ -181,7 +188,7 @@ async function connect(url: string, withChat: boolean): Promise<Client> {
         type: 'message',
         chatId: client.chatId,
         text: TEXT,
-        clientMsgId: 'm',
+        clientMsgId: ID_PREFIX,
       });
       client.messagePrefix = json.slice(0, -2);
     } else if (frame.type === 'chat.matched') {
@@ -213,7 +220,7 @@ function takeOver(client: Client): void {
 
 /** The bytes every `message.ack` payload starts with (both servers write `type` first). */
 const ACK_PREFIX = Buffer.from('{"type":"message.ack"');
-const MSG_ID_PREFIX = Buffer.from('"clientMsgId":"m');
+const MSG_ID_PREFIX = Buffer.from(`"clientMsgId":"${ID_PREFIX}`);
 
 /**
  * The frames in `chunk` (after what the last read cut off): acks are timed, pings answered,
@@ -245,7 +252,7 @@ function readFrames(client: Client, chunk: Buffer): void {
   if (at < data.length) client.partial = data.subarray(at);
 }
 
-/** An ack's message number, from `"clientMsgId":"m<n>"` read off the bytes (no JSON.parse). */
+/** An ack's message number, from its `clientMsgId` read off the bytes (no JSON.parse). */
 function onPayload(client: Client, data: Buffer, start: number, end: number): void {
   if (end - start < ACK_PREFIX.length) return;
   if (data.compare(ACK_PREFIX, 0, ACK_PREFIX.length, start, start + ACK_PREFIX.length) !== 0)
@@ -254,9 +261,10 @@ function onPayload(client: Client, data: Buffer, start: number, end: number): vo
   if (at < 0 || at >= end) return;
   let id = 0;
   for (let i = at + MSG_ID_PREFIX.length; i < end; i++) {
-    const digit = data[i]! - 48;
-    if (digit < 0 || digit > 9) break;
-    id = id * 10 + digit;
+    const c = data[i]!;
+    const digit = c >= 0x61 ? c - 0x61 + 10 : c - 0x30; // 0-9, a-f
+    if (digit < 0 || digit > 15) break;
+    id = id * 16 + digit;
   }
   const sentAt = client.inFlight.take(id);
   if (!Number.isNaN(sentAt)) client.onAck(nowNs() - sentAt);
@@ -286,7 +294,7 @@ function flushOutgoing(client: Client): void {
 function sendMessage(client: Client): void {
   const id = ++nextId;
   client.inFlight.push(id, nowNs());
-  writeFrame(client, 0x1, `${client.messagePrefix}${id}"}`);
+  writeFrame(client, 0x1, `${client.messagePrefix}${id.toString(16).padStart(12, '0')}"}`);
 }
 
 function percentile(sorted: number[], p: number): number {
