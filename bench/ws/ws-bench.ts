@@ -5,7 +5,7 @@
  *  2. added latency: open loop at half the echo's peak rate against both → p99 difference
  *     (and again at half ca-chat's own peak);
  *  3. idle: RSS per authenticated idle connection at `idle` connections (and a bare ws server's).
- * Loopback only; every phase is bounded in time. Usage: npm run bench:ws [-- --idle 10000]
+ * Loopback only; every load phase is bounded in time. Usage: npm run bench:ws [-- --idle 10000]
  * (also --rounds 3, --p99-rounds 9, --measure-ms 5000, --warmup-ms 2000, --connections 50).
  * 10 000 idle connections need `ulimit -n` above ~10 100 (both ends are on this machine, in
  * two processes); the run reports how many it could open.
@@ -117,27 +117,33 @@ interface Client {
   /** The start of a frame the last read cut off. */
   partial: Buffer | null;
   inFlight: InFlight;
-  onAck: (latencyNs: number) => void;
+  /** Latency from when the message was written, and from when it was due (open loop). */
+  onAck: (latencyNs: number, fromDueNs: number) => void;
 }
 
 /** A FIFO of (message number, send time in ns) that never shrinks its arrays. */
 class InFlight {
   private ids: number[] = [];
   private times: number[] = [];
+  private dues: number[] = [];
   private head = 0;
+  /** When the message `take` found last was due. */
+  takenDue = NaN;
 
   get size(): number {
     return this.ids.length - this.head;
   }
 
-  push(id: number, at: number): void {
+  push(id: number, at: number, due: number): void {
     if (this.head > 4096 && this.head * 2 > this.ids.length) {
       this.ids = this.ids.slice(this.head);
       this.times = this.times.slice(this.head);
+      this.dues = this.dues.slice(this.head);
       this.head = 0;
     }
     this.ids.push(id);
     this.times.push(at);
+    this.dues.push(due);
   }
 
   /** The send time of message `id`, dropping it and anything older (never answered); NaN if unknown. */
@@ -145,6 +151,7 @@ class InFlight {
     while (this.head < this.ids.length) {
       const head = this.ids[this.head]!;
       if (head > id) return NaN;
+      this.takenDue = this.dues[this.head]!;
       const at = this.times[this.head++]!;
       if (head === id) return at;
       outOfOrder++;
@@ -191,6 +198,8 @@ async function connect(url: string, withChat: boolean): Promise<Client> {
         clientMsgId: ID_PREFIX,
       });
       client.messagePrefix = json.slice(0, -2);
+      // Frames are written as latin1, one byte per character: ASCII only.
+      if (!/^[\x20-\x7e]*$/.test(client.messagePrefix)) throw new Error('non-ASCII message frame');
     } else if (frame.type === 'chat.matched') {
       socket.removeAllListeners('message');
       resolveReady();
@@ -258,16 +267,18 @@ function onPayload(client: Client, data: Buffer, start: number, end: number): vo
   if (data.compare(ACK_PREFIX, 0, ACK_PREFIX.length, start, start + ACK_PREFIX.length) !== 0)
     return;
   const at = data.indexOf(MSG_ID_PREFIX, start + ACK_PREFIX.length);
-  if (at < 0 || at >= end) return;
+  if (at < 0 || at + MSG_ID_PREFIX.length > end) return;
   let id = 0;
   for (let i = at + MSG_ID_PREFIX.length; i < end; i++) {
     const c = data[i]!;
-    const digit = c >= 0x61 ? c - 0x61 + 10 : c - 0x30; // 0-9, a-f
-    if (digit < 0 || digit > 15) break;
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
+    if (digit < 0) break;
     id = id * 16 + digit;
   }
   const sentAt = client.inFlight.take(id);
-  if (!Number.isNaN(sentAt)) client.onAck(nowNs() - sentAt);
+  if (Number.isNaN(sentAt)) return;
+  const now = nowNs();
+  client.onAck(now - sentAt, now - client.inFlight.takenDue);
 }
 
 /**
@@ -277,6 +288,8 @@ function onPayload(client: Client, data: Buffer, start: number, end: number): vo
  */
 function writeFrame(client: Client, opcode: number, payload: string): void {
   const n = payload.length;
+  // The harness's frames are short (a 16-bit length at most); `messagePrefix` is checked to be ASCII.
+  if (n >= 65_536) throw new Error(`a ${n}-character frame is beyond this harness`);
   const header =
     n < 126
       ? String.fromCharCode(0x80 | opcode, 0x80 | n, 0, 0, 0, 0)
@@ -291,9 +304,11 @@ function flushOutgoing(client: Client): void {
   if (!client.tcp.destroyed) client.tcp.write(frames, 'latin1');
 }
 
-function sendMessage(client: Client): void {
+/** Sends the next message; `due` is when the open loop's schedule wanted it sent (ns). */
+function sendMessage(client: Client, due = NaN): void {
   const id = ++nextId;
-  client.inFlight.push(id, nowNs());
+  const now = nowNs();
+  client.inFlight.push(id, now, Number.isNaN(due) ? now : due);
   writeFrame(client, 0x1, `${client.messagePrefix}${id.toString(16).padStart(12, '0')}"}`);
 }
 
@@ -305,6 +320,13 @@ interface LoadResult {
   messagesPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /**
+   * Open loop: the p99 counted from when each message was due, not from when it was written,
+   * so the harness's own lateness (waiting for a core) is included. A diagnostic.
+   */
+  p99FromDueMs?: number;
+  /** Messages never acknowledged (expected 0). */
+  unanswered: number;
   /** Open loop only: share of the scheduled sends skipped because MAX_IN_FLIGHT were unanswered. */
   skipped?: number;
   /** Server CPU time (user + system) per message, µs: steadier than rates on a busy machine. */
@@ -341,12 +363,13 @@ async function peak(clients: Client[], server: Server): Promise<LoadResult> {
   const cpuUs = (await serverCpu(server)) - cpuBefore;
   const answered = latencies.length;
   for (const client of clients) client.onAck = () => {};
-  await drain(clients);
+  const unanswered = await drain(clients);
   latencies.sort((a, b) => a - b);
   return {
     messagesPerSecond: answered / seconds,
     p50Ms: percentile(latencies, 50) / 1e6,
     p99Ms: percentile(latencies, 99) / 1e6,
+    unanswered,
     serverCpuUs: cpuUs / answered,
     clientCpuUs: (own.user + own.system) / answered,
   };
@@ -355,14 +378,16 @@ async function peak(clients: Client[], server: Server): Promise<LoadResult> {
 /** Open loop: sends at `rate` messages/s spread over the clients, whatever the answers do. */
 async function steady(clients: Client[], rate: number, server: Server): Promise<LoadResult> {
   const latencies: number[] = [];
+  const fromDue: number[] = [];
   let measuring = false;
   // BENCH_TAIL=ms: prints when (epoch ms mod 1e5, 10 ms buckets) acks slower than that were sent.
   const tail = Number(process.env.BENCH_TAIL ?? 0);
   const slow = new Map<number, number>();
   for (const client of clients)
-    client.onAck = (latencyNs) => {
+    client.onAck = (latencyNs, fromDueNs) => {
       if (!measuring) return;
       latencies.push(latencyNs);
+      fromDue.push(fromDueNs);
       if (tail > 0 && latencyNs > tail * 1e6) {
         const bucket =
           (((performance.timeOrigin + nowNs() / 1e6 - latencyNs / 1e6) % 100_000) / 10) | 0;
@@ -373,6 +398,7 @@ async function steady(clients: Client[], rate: number, server: Server): Promise<
   const inFlight = (): number => clients.reduce((n, c) => n + c.inFlight.size, 0);
   const run = async (ms: number): Promise<number> => {
     const started = process.hrtime.bigint();
+    const startedNs = nowNs();
     let sent = 0;
     let turn = 0;
     for (;;) {
@@ -384,7 +410,8 @@ async function steady(clients: Client[], rate: number, server: Server): Promise<
           `client burst ${due} at ${((performance.timeOrigin + performance.now()) % 100_000) | 0}`,
         );
       const room = Math.max(0, MAX_IN_FLIGHT - inFlight());
-      for (let i = 0; i < Math.min(due, room); i++) sendMessage(clients[turn++ % clients.length]!);
+      for (let i = 0; i < Math.min(due, room); i++)
+        sendMessage(clients[turn++ % clients.length]!, startedNs + ((sent + i + 1) / rate) * 1e9);
       if (measuring) skipped += due - Math.min(due, room);
       sent += due;
       // A timer tick, not setImmediate: spinning would take a whole core from the server
@@ -405,9 +432,10 @@ async function steady(clients: Client[], rate: number, server: Server): Promise<
     console.error(
       `server syscalls per message: reads ${((usageAfter.reads - usageBefore.reads) / scheduled).toFixed(2)}, writes ${((usageAfter.writes - usageBefore.writes) / scheduled).toFixed(2)}`,
     );
-  await drain(clients);
+  const unanswered = await drain(clients);
   measuring = false;
   latencies.sort((a, b) => a - b);
+  fromDue.sort((a, b) => a - b);
   for (const [bucket, n] of slow) console.error(`slow acks: ${n} sent at ${bucket * 10}`);
   if (tail > 0)
     console.error(
@@ -417,16 +445,22 @@ async function steady(clients: Client[], rate: number, server: Server): Promise<
     messagesPerSecond: (scheduled - skipped) / (MEASURE_MS / 1000),
     p50Ms: percentile(latencies, 50) / 1e6,
     p99Ms: percentile(latencies, 99) / 1e6,
+    p99FromDueMs: percentile(fromDue, 99) / 1e6,
+    unanswered,
     skipped: scheduled === 0 ? 0 : skipped / scheduled,
     serverCpuUs: cpuUs / (scheduled - skipped),
     clientCpuUs: (own.user + own.system) / (scheduled - skipped),
   };
 }
 
-/** Waits (bounded) until every in-flight message was acknowledged. */
-async function drain(clients: Client[]): Promise<void> {
+/**
+ * Waits (bounded) until every in-flight message was acknowledged; returns how many never were
+ * (lost or unparsed acks would otherwise drop out of the percentiles unseen).
+ */
+async function drain(clients: Client[]): Promise<number> {
   const deadline = Date.now() + 30_000;
   while (clients.some((c) => c.inFlight.size > 0) && Date.now() < deadline) await sleep(10);
+  return clients.reduce((n, c) => n + c.inFlight.size, 0);
 }
 
 /** A server of `mode` under a closed-loop peak run (unless `withPeak` is false), then open-loop runs at `rates(peak)`. */
@@ -508,7 +542,7 @@ async function idlePhase(count: number, mode: Mode = 'ca'): Promise<IdleResult> 
 }
 
 const fmt = (r: LoadResult): string =>
-  `${Math.round(r.messagesPerSecond).toLocaleString('en-US')} msg/s${(r.skipped ?? 0) >= 0.005 ? ` (${(r.skipped! * 100).toFixed(0)}% held back)` : ''}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.serverCpuUs === undefined ? '' : `, CPU per message: server ${r.serverCpuUs.toFixed(1)} µs, client ${r.clientCpuUs!.toFixed(1)} µs`}`;
+  `${Math.round(r.messagesPerSecond).toLocaleString('en-US')} msg/s${(r.skipped ?? 0) >= 0.005 ? ` (${(r.skipped! * 100).toFixed(0)}% held back)` : ''}${r.unanswered > 0 ? ` (${r.unanswered} never acknowledged)` : ''}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms${r.p99FromDueMs === undefined ? '' : ` (${r.p99FromDueMs.toFixed(2)} ms from when due)`}${r.serverCpuUs === undefined ? '' : `, CPU per message: server ${r.serverCpuUs.toFixed(1)} µs, client ${r.clientCpuUs!.toFixed(1)} µs`}`;
 
 const only = process.env.BENCH_ONLY;
 if (process.env.BENCH_IDLE_ONLY) {
@@ -557,9 +591,12 @@ const NOTES = [
 /** The middle of an odd-length list of results, by `key`. */
 const median = (results: LoadResult[], key: (r: LoadResult) => number): LoadResult =>
   [...results].sort((a, b) => key(a) - key(b))[Math.floor(results.length / 2)]!;
-/** The middle of an odd-length list of numbers. */
-const middle = (values: number[]): number =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The median of a list of numbers (the mean of the two middle ones for an even length). */
+const middle = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
 const byRate = (r: LoadResult): number => r.messagesPerSecond;
 const byP99 = (r: LoadResult): number => r.p99Ms;
 
@@ -615,11 +652,19 @@ const ratio = middle(roundRatios);
 const transportRatio = transportPeak.messagesPerSecond / echoPeak.messagesPerSecond;
 // Like the throughput ratio: each ca-chat run against the echo run of its round, and the
 // median of those differences (the machine's load drifts between rounds).
-const pairedDifferences = (at: number): number[] =>
-  openLoop.ca[at]!.map((r, i) => r.p99Ms - openLoop.echo[at]![i]!.p99Ms);
+const pairedDifferences = (at: number, key: (r: LoadResult) => number = byP99): number[] =>
+  openLoop.ca[at]!.map((r, i) => key(r) - key(openLoop.echo[at]![i]!));
 const addedRounds = pairedDifferences(half);
 const addedP99 = middle(addedRounds);
 const addedP99AtCaHalf = middle(pairedDifferences(caHalf));
+const fromDueRounds = pairedDifferences(half, (r) => r.p99FromDueMs!);
+const allRuns = [
+  ...peaks.echo,
+  ...peaks.ca,
+  transportPeak,
+  ...Object.values(openLoop).flatMap((byRate) => Object.values(byRate).flat()),
+];
+const unanswered = allRuns.reduce((n, r) => n + r.unanswered, 0);
 const medianGap = p99Of('ca', half).p99Ms - p99Of('echo', half).p99Ms;
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(2)} KiB`;
 const rate = (n: number): string => n.toLocaleString('en-US');
@@ -649,6 +694,7 @@ const summary = [
   '',
   `- Throughput: ca-chat ${ratio.toFixed(2)}× the echo's (median of the rounds' ratios ${roundRatios.map((r) => r.toFixed(2)).join(', ')}; target ≥ 0.85×: ${ratio >= 0.85 ? 'met' : 'missed'}); the transport alone ${transportRatio.toFixed(2)}×.`,
   `- p99 added latency at half the echo's peak (${rate(half)}/s): ${addedP99.toFixed(2)} ms (median of the ${addedRounds.length} rounds' differences ${addedRounds.map((d) => d.toFixed(2)).join(', ')}; the medians' difference ${medianGap.toFixed(2)} ms; target ≤ 2 ms: ${addedP99 <= 2 ? 'met' : 'missed'}); at half ca-chat's own peak (${rate(caHalf)}/s): ${addedP99AtCaHalf.toFixed(2)} ms.`,
+  `- Counted from when each message was due instead of when it was written (a diagnostic: the harness's own lateness, when it waited for a core, then counts as latency; ca-chat's heavier server makes it late more often): p99 added ${middle(fromDueRounds).toFixed(2)} ms (rounds ${fromDueRounds.map((d) => d.toFixed(2)).join(', ')}).${unanswered > 0 ? ` **${unanswered} messages were never acknowledged**: the percentiles leave them out.` : ' Every message was acknowledged.'}`,
   `- Idle: ${rate(idle.connections)} connections after \`hello\` (each a new client identity): ${rate(Math.round(idle.bytesPerConnection))} B (${kib(idle.bytesPerConnection)}) server RSS per connection, measured as the growth from ${rate(Math.round(idle.connections / 5))} to ${rate(idle.connections)} open connections (counting from one connection, which adds V8's young generation growing to full size and other one-off costs: ${kib(idle.bytesPerConnectionFromOne)}); JS heap + external ${kib(idle.heapPerConnection)}. A bare \`ws\` server measured the same way: ${kib(idleEcho.bytesPerConnection)} RSS (${kib(idleEcho.bytesPerConnectionFromOne)} from one; JS ${kib(idleEcho.heapPerConnection)}). Target < 8 KB (8,000 B): ${idle.bytesPerConnection < 8000 ? 'met' : 'missed'}.`,
   '',
   NOTES,

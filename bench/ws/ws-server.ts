@@ -4,6 +4,7 @@
  * takes every delivery at once. `echo`: a bare `ws` server answering the same frames with
  * the smallest valid reply (parse + stringify), the baseline.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
@@ -185,7 +186,9 @@ async function startEcho(): Promise<number> {
           JSON.stringify({ type: 'welcome', clientId: `c${++clients}`, token: 'x', chats: [] }),
         );
       else if (frame.type === 'chat.request') {
-        const chatId = `chat${++chats}`;
+        // The shape of the relay's chat ids (29 characters): short ids would be interned by
+        // JSON.parse on every message, which ca-chat's are not.
+        const chatId = `${Date.now().toString(36).padStart(9, '0')}${(++chats).toString(36).padStart(4, '0')}${randomBytes(8).toString('hex')}`;
         socket.send(JSON.stringify({ type: 'chat.queued', chatId, position: 1, ref: frame.ref }));
         socket.send(
           JSON.stringify({
@@ -267,6 +270,8 @@ const port =
     : mode === 'transport'
       ? await startTransportOnly()
       : await startEcho();
+// The bench process is gone (it failed, or was killed): no server is left behind.
+process.on('disconnect', () => process.exit(0));
 process.on('message', (message: { type: string }) => {
   if (message.type === 'rss') {
     globalThis.gc?.();
