@@ -662,7 +662,7 @@ const allRuns = [
   ...peaks.echo,
   ...peaks.ca,
   transportPeak,
-  ...Object.values(openLoop).flatMap((byRate) => Object.values(byRate).flat()),
+  ...Object.values(openLoop).flatMap((atRates) => Object.values(atRates).flat()),
 ];
 const unanswered = allRuns.reduce((n, r) => n + r.unanswered, 0);
 const medianGap = p99Of('ca', half).p99Ms - p99Of('echo', half).p99Ms;
