@@ -314,6 +314,89 @@ describe('outbox', () => {
     expect(failures).toEqual(['channel test.deliverMessage failed: boom']);
   });
 
+  it('a channel call answered after its timeout changes nothing: the retry delivers the message once', async () => {
+    const { h, client, chat } = await activeChat();
+    const original = h.channel.deliverMessage.bind(h.channel);
+    let answerLate: (() => void) | null = null;
+    h.channel.deliverMessage = () =>
+      new Promise((resolve) => (answerLate = () => resolve({ peerMessageId: 'late' })));
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'one' });
+    await h.clock.advance(30_000);
+    expect((await h.storage.getMessage(chat.id, 1))?.delivery).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+      error: 'channel test.deliverMessage took longer than 30000 ms',
+    });
+
+    // The channel works again; a second message waits behind the first, in order.
+    h.channel.deliverMessage = original;
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'two' });
+    await h.clock.advance(1000);
+    await h.relay.flushOutbox();
+    expect(h.channel.deliveredMessages().map((m) => m.text)).toEqual(['one', 'two']);
+
+    // The first call answers at last: its worker was given up on and records nothing.
+    answerLate!();
+    await h.clock.advance(0);
+    expect((await h.storage.getMessage(chat.id, 1))?.delivery).toMatchObject({
+      state: 'delivered',
+      peerMessageId: `${chat.id}:1`,
+      attempts: 2,
+    });
+    const statuses = h.transport.eventsFor(client.id, 'message.status');
+    expect(statuses.map((s) => [s.seq, s.state])).toEqual([
+      [1, 'delivered'],
+      [2, 'delivered'],
+    ]);
+  });
+
+  it('stop() waits for a channel call in flight until it times out, and leaves its message pending', async () => {
+    const { h, client, chat } = await activeChat();
+    const recorded: string[] = [];
+    h.relay.on('delivery.retry', (m) => recorded.push(`retry ${m.seq}`));
+    h.relay.on('message.failed', (m) => recorded.push(`failed ${m.seq}`));
+    h.channel.deliverMessage = () => new Promise(() => {});
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'stuck' });
+    await h.clock.advance(0);
+    let stopped = false;
+    const stopping = h.relay.stop({ drainTimeoutMs: 60_000 }).then(() => (stopped = true));
+    await h.clock.advance(29_999);
+    expect(stopped).toBe(false);
+    await h.clock.advance(1);
+    await stopping;
+    expect(h.clock.pendingTimers()).toBe(0);
+    // Stopping, the relay lets the call go without recording anything: still pending.
+    expect(recorded).toEqual([]);
+  });
+
+  it('calls stuck in several chats time out together, each chat carrying on with its next message', async () => {
+    const { h, client, chat } = await activeChat();
+    const second = await h.activeChat();
+    const original = h.channel.deliverMessage.bind(h.channel);
+    const stuck = new Set<string>();
+    h.channel.deliverMessage = (ca, c, m) =>
+      m.text?.startsWith('stuck') ? (stuck.add(m.text), new Promise(() => {})) : original(ca, c, m);
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'stuck 1' });
+    await h.clock.advance(10_000);
+    await h.relay.sendClientMessage(second.client.id, { chatId: second.chat.id, text: 'stuck 2' });
+    await h.relay.sendClientMessage(second.client.id, { chatId: second.chat.id, text: 'next 2' });
+    await h.clock.advance(20_000);
+    // The first chat's call is due; the second's is not yet, and its next message waits.
+    expect((await h.storage.getMessage(chat.id, 1))?.delivery.attempts).toBe(1);
+    expect((await h.storage.getMessage(second.chat.id, 1))?.delivery.attempts).toBe(0);
+    expect(h.channel.deliveredMessages()).toEqual([]);
+    h.channel.deliverMessage = original;
+    // The second chat's call times out at 40 s; retries come within a second.
+    await h.clock.advance(12_000);
+    await h.relay.flushOutbox();
+    expect(stuck).toEqual(new Set(['stuck 1', 'stuck 2']));
+    expect(h.channel.deliveredMessages().map((m) => m.text)).toEqual([
+      'stuck 1',
+      'stuck 2',
+      'next 2',
+    ]);
+  });
+
   it('a store that throws instead of rejecting does not leave the chat without a worker', async () => {
     // Not in `harnesses`: the failure is logged at error level on purpose.
     const h = await createHarness({

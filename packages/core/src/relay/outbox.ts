@@ -1,8 +1,18 @@
+import type { DeliveryReceipt } from '../ca-channel.js';
+import type { TimerHandle } from '../clock.js';
 import type { CA, Chat, Delivery, Message } from '../domain.js';
 import { CaChatError } from '../errors.js';
 import type { RelayContext } from './context.js';
-import { FILE_CALL_TIMEOUT_MS } from './config.js';
-import { channelOf, deliverToCA, deliverToClient, tellCA, tellClient } from './plugins.js';
+import { FILE_CALL_TIMEOUT_MS, PLUGIN_CALL_TIMEOUT_MS } from './config.js';
+import {
+  channelOf,
+  deliverToClient,
+  noChannelFor,
+  pluginFailed,
+  tellCA,
+  tellClient,
+  timedOut,
+} from './plugins.js';
 
 /**
  * Delivers stored messages to the other side. Per chat and direction, messages go out in
@@ -63,6 +73,16 @@ const STARTING: Promise<void> = Promise.resolve();
 /** No messages (shared: never added to). */
 const NONE: readonly Message[] = [];
 
+/** What `runLine` answers when the watchdog gave up on its worker (see `abandon`). */
+const ABANDONED = -1;
+
+/** A channel call the watchdog gave up on, for the worker that takes over its line. */
+interface TimedOutCall {
+  message: Message;
+  chat: Chat;
+  error: CaChatError;
+}
+
 /**
  * Who a line of messages goes to. A chat's CA never changes once claimed, so the chat and
  * its CA are read once and kept in its ChatLine; whatever could change them (a claim, an
@@ -108,10 +128,37 @@ class ChatLine {
   /** …unless they stopped being a gapless run (then storage is read instead). */
   freshBroken = false;
   known: Known | null = null;
+  /**
+   * Bumped when the watchdog gives up on this line's channel call: the worker awaiting that
+   * call is no longer this line's, and does nothing more when (if ever) it wakes.
+   */
+  epoch = 0;
+  /** This line's channel call, watched while in flight (made on first use, then reused). */
+  call: Call | null = null;
 
   idle(): boolean {
     return this.worker === null && !this.dirty && this.fresh.length === 0;
   }
+}
+
+/**
+ * A message to a CA being handed to its channel, watched for its deadline (see `watch`). The
+ * outbox keeps these in a list with one timer for all, instead of a timer and a promise per
+ * call wrapped around the channel's answer: on this path, every message, those cost ~15% of
+ * the relay's CPU time (bench/README.md `## ws`).
+ */
+class Call {
+  message: Message | null = null;
+  chat: Chat | null = null;
+  channel = '';
+  timeoutMs = 0;
+  due = 0;
+  prev: Call | null = null;
+  next: Call | null = null;
+  constructor(
+    readonly chatId: string,
+    readonly line: ChatLine,
+  ) {}
 }
 
 export function createOutbox(ctx: RelayContext): Outbox {
@@ -128,6 +175,13 @@ export function createOutbox(ctx: RelayContext): Outbox {
   const waiting = new Set<string>();
   /** Bumped by `touched()`; see `runLine`. */
   let generation = 0;
+  /** Channel calls in flight (at most one per running worker), newest first. */
+  let calls: Call | null = null;
+  /** The watchdog's timer, and when it fires (Infinity while none is set). */
+  let watchTimer: TimerHandle | null = null;
+  let watchAt = Infinity;
+  /** Called (and dropped) when the watchdog gives a worker up: `stop` and `flush` wait on them. */
+  const onAbandon = new Set<() => void>();
 
   /** The chat's line, made on first use; idle lines are dropped past MAX_TRACKED_CHATS. */
   const lineOf = (chatId: string): ChatLine => {
@@ -238,6 +292,103 @@ export function createOutbox(ctx: RelayContext): Outbox {
     return 'failed';
   };
 
+  /** Puts `line`'s channel call for `m` on the watch list until `unwatch`. */
+  const watch = (
+    line: ChatLine,
+    chatId: string,
+    m: Message,
+    chat: Chat,
+    channel: string,
+    timeoutMs: number,
+    now: number,
+  ): Call => {
+    const call = (line.call ??= new Call(chatId, line));
+    call.message = m;
+    call.chat = chat;
+    call.channel = channel;
+    call.timeoutMs = timeoutMs;
+    call.due = now + timeoutMs;
+    call.prev = null;
+    call.next = calls;
+    if (calls !== null) calls.prev = call;
+    calls = call;
+    // The timer is left running when calls end (it finds nothing due and sets itself for the
+    // next call in flight, if any): setting and clearing one per message is what this avoids.
+    if (call.due < watchAt) armWatch(call.due, now);
+    return call;
+  };
+
+  const unwatch = (call: Call): void => {
+    if (call.prev !== null) call.prev.next = call.next;
+    else calls = call.next;
+    if (call.next !== null) call.next.prev = call.prev;
+    call.prev = call.next = null;
+    call.message = null;
+    call.chat = null;
+  };
+
+  const armWatch = (at: number, now: number): void => {
+    if (watchTimer !== null) clock.clearTimeout(watchTimer);
+    watchAt = at;
+    watchTimer = clock.setTimeout(checkCalls, Math.max(0, at - now));
+  };
+
+  const disarmWatch = (): void => {
+    if (watchTimer !== null) clock.clearTimeout(watchTimer);
+    watchTimer = null;
+    watchAt = Infinity;
+  };
+
+  /** The watchdog: gives up on every call past its deadline, then waits for the next one. */
+  function checkCalls(): void {
+    watchTimer = null;
+    watchAt = Infinity;
+    const now = clock.now();
+    let next = Infinity;
+    for (let call = calls; call !== null;) {
+      const following = call.next;
+      if (call.due <= now) abandon(call);
+      else next = Math.min(next, call.due);
+      call = following;
+    }
+    if (next !== Infinity) armWatch(next, now);
+  }
+
+  /**
+   * A channel call took too long. Its worker is stuck awaiting it and may never wake, so the
+   * line gets a new worker, which records the timeout (a retryable failure, as any other) and
+   * carries on; the old one, if the channel ever answers, sees the line's epoch moved and
+   * does nothing more. Stopped, the line is only let go of: the message stays pending.
+   */
+  function abandon(call: Call): void {
+    const { line, chatId, message, chat, channel, timeoutMs } = call;
+    unwatch(call);
+    line.epoch++;
+    line.worker = null;
+    running--;
+    // What was handed over is read again from storage, after what is settled (`settled` was
+    // set before the call). The old worker keeps the array it took; `spare` stays null.
+    line.fresh.length = 0;
+    line.freshBroken = false;
+    if (enabled && message !== null && chat !== null) {
+      const error = timedOut('channel_error', channel, 'deliverMessage', timeoutMs);
+      startWorker(chatId, line, { message, chat, error });
+    }
+    for (const wake of onAbandon) wake();
+    onAbandon.clear();
+  }
+
+  /** Waits until `workers` all settled, or the watchdog gave one up. */
+  const settledOrAbandoned = async (workers: Promise<void>[]): Promise<void> => {
+    let wake: () => void = () => {};
+    const abandoned = new Promise<void>((resolve) => onAbandon.add((wake = resolve)));
+    try {
+      await Promise.race([Promise.allSettled(workers), abandoned]);
+    } finally {
+      onAbandon.delete(wake);
+    }
+  };
+
   const targetOf = (m: Message, known: Known): Target => {
     if (recipientOf(m) === 'client') return known.toClient;
     const { chat, ca } = known;
@@ -310,6 +461,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
     chatLine: ChatLine,
     line: readonly Message[],
     listedAt: number,
+    epoch: number,
   ): Promise<number> => {
     let settledCount = 0;
     let target: Target | null = null;
@@ -352,20 +504,29 @@ export function createOutbox(ctx: RelayContext): Outbox {
           outcome = await failed(m, chat, error);
         } else {
           // Written out here rather than in a function of its own: every message to a CA
-          // comes here, and each async function awaited costs a promise and a turn.
-          let receipt: { peerMessageId?: unknown } | null | undefined;
+          // comes here, and each async function awaited costs a promise and a turn. The
+          // channel's answer is awaited as it is; the watchdog bounds it (see `watch`).
+          const channel = channelOf(ctx, ca);
+          let receipt: DeliveryReceipt | null | undefined;
           let failure: { error: unknown } | null = null;
+          let call: Call | null = null;
           try {
-            receipt = await deliverToCA(
-              ctx,
-              ca,
-              chat,
-              m,
-              m.file ? FILE_CALL_TIMEOUT_MS : undefined,
-            );
+            if (channel === null) throw noChannelFor(ca);
+            const answer = channel.deliverMessage(ca, chat, m);
+            const timeoutMs = m.file ? FILE_CALL_TIMEOUT_MS : PLUGIN_CALL_TIMEOUT_MS;
+            call = watch(chatLine, chatId, m, chat, channel.name, timeoutMs, now);
+            receipt = await answer;
           } catch (error) {
-            failure = { error };
+            failure = {
+              error:
+                channel === null
+                  ? error
+                  : pluginFailed('channel_error', channel.name, 'deliverMessage', error),
+            };
           }
+          // Given up on meanwhile: this worker is no longer the line's.
+          if (chatLine.epoch !== epoch) return ABANDONED;
+          if (call !== null) unwatch(call);
           if (failure !== null) outcome = await failed(m, chat, failure.error);
           else {
             const peer = receipt?.peerMessageId;
@@ -391,8 +552,15 @@ export function createOutbox(ctx: RelayContext): Outbox {
    * pass) that reads what is pending in this chat, or takes what `stored` handed over, and
    * delivers it, as often as the chat was woken meanwhile.
    */
-  const work = async (chatId: string, line: ChatLine): Promise<void> => {
+  const work = async (
+    chatId: string,
+    line: ChatLine,
+    timeout: TimedOutCall | null,
+  ): Promise<void> => {
+    const epoch = line.epoch;
     try {
+      // Taking over from a worker the watchdog gave up on: its call's timeout first.
+      if (timeout !== null) await failed(timeout.message, timeout.chat, timeout.error);
       do {
         line.dirty = false;
         const cursor = line.settled;
@@ -435,18 +603,16 @@ export function createOutbox(ctx: RelayContext): Outbox {
         const firstPending = Math.min(toCA[0]?.seq ?? Infinity, toClient[0]?.seq ?? Infinity);
         const upTo = firstPending !== Infinity ? firstPending - 1 : (messages.at(-1)?.seq ?? after);
         line.settled = upTo;
-        // Usually only one line has anything: no promise for the empty one.
-        const progress =
-          toClient.length === 0
-            ? await runLine(chatId, line, toCA, listedAt)
-            : toCA.length === 0
-              ? await runLine(chatId, line, toClient, listedAt)
-              : (
-                  await Promise.all([
-                    runLine(chatId, line, toCA, listedAt),
-                    runLine(chatId, line, toClient, listedAt),
-                  ])
-                ).reduce((a, b) => a + b);
+        // The client's line first (a transport answers at once or within its timeout), then the
+        // CA's, one after the other: a channel call the watchdog gives up on is then the only
+        // thing its worker was doing.
+        let progress = 0;
+        if (toClient.length > 0) progress += await runLine(chatId, line, toClient, listedAt, epoch);
+        if (toCA.length > 0) {
+          const sent = await runLine(chatId, line, toCA, listedAt, epoch);
+          if (sent === ABANDONED) return;
+          progress += sent;
+        }
         // Everything read is settled: the cursor moves past it, so what `stored` hands over next
         // follows on directly.
         const last = messages.at(-1);
@@ -460,25 +626,36 @@ export function createOutbox(ctx: RelayContext): Outbox {
         }
       } while (line.dirty && enabled);
     } catch (error) {
+      if (line.epoch !== epoch) return;
       ctx.reportError(error, { op: 'outbox', chatId });
       // A storage failure: try this chat again later rather than spin.
       scheduleRetry(chatId, retry.initialDelayMs);
     } finally {
-      line.worker = null;
-      running--;
-      if (line.dirty) wake(chatId);
-      if (waiting.size > 0) {
-        const next = waiting.values().next().value!;
-        waiting.delete(next);
-        wake(next);
-      }
+      // Unless the watchdog gave this worker up, and the line has another.
+      if (line.epoch === epoch) finished(chatId, line);
     }
   };
 
-  const startWorker = (chatId: string, line: ChatLine): void => {
+  /** A worker ended: frees its place, and starts what waited for one. */
+  const finished = (chatId: string, line: ChatLine): void => {
+    line.worker = null;
+    running--;
+    if (line.dirty) wake(chatId);
+    if (waiting.size > 0) {
+      const next = waiting.values().next().value!;
+      waiting.delete(next);
+      wake(next);
+    }
+  };
+
+  const startWorker = (
+    chatId: string,
+    line: ChatLine,
+    timeout: TimedOutCall | null = null,
+  ): void => {
     running++;
     line.worker = STARTING;
-    const worker = work(chatId, line);
+    const worker = work(chatId, line, timeout);
     // Unless `work` already ran to its end (only a store throwing instead of rejecting,
     // before the first await, makes it), whose `finally` cleared or replaced the marker.
     if (line.worker === STARTING) line.worker = worker;
@@ -536,7 +713,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
     // Bounded, in case something keeps waking chats.
     for (let round = 0; round < 1000 && (running > 0 || waiting.size > 0 || passRunning); round++) {
       if (passRunning) await passRunning;
-      await Promise.allSettled(workersNow());
+      await settledOrAbandoned(workersNow());
     }
   };
 
@@ -581,7 +758,9 @@ export function createOutbox(ctx: RelayContext): Outbox {
       for (const line of lines.values()) line.fresh.length = 0;
       ctx.timers.clearPrefix('retry:');
       if (passRunning) await passRunning;
-      while (running > 0) await Promise.allSettled(workersNow());
+      // A channel call in flight is waited for until the watchdog gives up on it.
+      while (running > 0) await settledOrAbandoned(workersNow());
+      if (calls === null) disarmWatch();
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { BlobStore } from '../blob-store.js';
-import type { CAChannel, DeliveryReceipt } from '../ca-channel.js';
+import type { CAChannel } from '../ca-channel.js';
 import type { ClientEvent, ClientTransport } from '../client-transport.js';
-import type { CA, Chat, Message } from '../domain.js';
+import type { CA } from '../domain.js';
 import { CaChatError, type CaChatErrorCode } from '../errors.js';
 import type { CreateRelayOptions } from '../relay-options.js';
 import type { Storage } from '../storage.js';
@@ -138,7 +138,7 @@ function guardMethods(
   return guarded;
 }
 
-type PluginCode = 'channel_error' | 'transport_error';
+export type PluginCode = 'channel_error' | 'transport_error';
 
 /**
  * What a plug-in call is called in its errors: `name` itself without a method, else e.g.
@@ -186,14 +186,7 @@ function bounded<T>(
   return new Promise<T>((resolve, reject) => {
     const { clock } = ctx;
     const timer = clock.setTimeout(
-      () =>
-        reject(
-          new CaChatError(
-            'timeout',
-            `${labelOf(code, name, method)} took longer than ${timeoutMs} ms`,
-            { retryable: true },
-          ),
-        ),
+      () => reject(timedOut(code, name, method, timeoutMs)),
       timeoutMs,
     );
     Promise.resolve(answer).then(
@@ -203,20 +196,45 @@ function bounded<T>(
       },
       (error: unknown) => {
         clock.clearTimeout(timer);
-        reject(CaChatError.wrap(error, code, `${labelOf(code, name, method)} failed`));
+        reject(pluginFailed(code, name, method, error));
       },
     );
   });
+}
+
+/** The error of a plug-in call that took longer than `timeoutMs` (retryable). */
+export function timedOut(
+  code: PluginCode,
+  name: string,
+  method: string | null,
+  timeoutMs: number,
+): CaChatError {
+  return new CaChatError(
+    'timeout',
+    `${labelOf(code, name, method)} took longer than ${timeoutMs} ms`,
+    { retryable: true },
+  );
+}
+
+/** A plug-in call's failure as a CaChatError (`retryable` kept when the plug-in set it). */
+export function pluginFailed(
+  code: PluginCode,
+  name: string,
+  method: string | null,
+  error: unknown,
+): CaChatError {
+  return CaChatError.wrap(error, code, `${labelOf(code, name, method)} failed`);
 }
 
 export function channelOf(ctx: RelayContext, ca: CA): CAChannel | null {
   return ctx.channels.get(ca.channel) ?? null;
 }
 
-const noChannel = (ca: CA): Promise<never> =>
-  Promise.reject(
-    new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`),
-  );
+/** The error of a call to the channel of a CA that no channel here serves. */
+export const noChannelFor = (ca: CA): CaChatError =>
+  new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`);
+
+const noChannel = (ca: CA): Promise<never> => Promise.reject(noChannelFor(ca));
 
 /** Calls the channel that serves `ca`; `channel_error` when none does. */
 export function callChannel<T>(
@@ -232,41 +250,9 @@ export function callChannel<T>(
   try {
     answer = fn(channel);
   } catch (error) {
-    return Promise.reject(
-      CaChatError.wrap(
-        error,
-        'channel_error',
-        `${labelOf('channel_error', channel.name, method)} failed`,
-      ),
-    );
+    return Promise.reject(pluginFailed('channel_error', channel.name, method, error));
   }
   return bounded(ctx, 'channel_error', channel.name, method, answer, timeoutMs);
-}
-
-/** `deliverMessage` of the channel that serves `ca`, as `callChannel` calls it. */
-export function deliverToCA(
-  ctx: RelayContext,
-  ca: CA,
-  chat: Chat,
-  message: Message,
-  timeoutMs: number = PLUGIN_CALL_TIMEOUT_MS,
-): Promise<DeliveryReceipt> {
-  // Not through `callChannel`: every message to a CA comes here, and that takes a closure.
-  const channel = channelOf(ctx, ca);
-  if (!channel) return noChannel(ca);
-  let answer: Promise<DeliveryReceipt>;
-  try {
-    answer = channel.deliverMessage(ca, chat, message);
-  } catch (error) {
-    return Promise.reject(
-      CaChatError.wrap(
-        error,
-        'channel_error',
-        `${labelOf('channel_error', channel.name, 'deliverMessage')} failed`,
-      ),
-    );
-  }
-  return bounded(ctx, 'channel_error', channel.name, 'deliverMessage', answer, timeoutMs);
 }
 
 /** Best-effort channel call: failures are reported, never thrown. */
