@@ -13,6 +13,7 @@ import type {
 } from './domain.js';
 import type {
   AppendResult,
+  ImmediateMessages,
   CAFilter,
   CAPatch,
   ChatFilter,
@@ -44,6 +45,11 @@ export function createMemoryStorage(): Storage {
 class MemoryStorage implements Storage {
   /** Every method is async and throws only CaChatErrors (see `Storage.typedErrors`). */
   readonly typedErrors = true;
+  /** The message calls the relay makes per message, answered at once (`Storage.immediate`). */
+  readonly immediate: ImmediateMessages = {
+    appendMessage: (input) => this.appendNow(input),
+    updateDelivery: (chatId, seq, delivery) => this.updateDeliveryNow(chatId, seq, delivery),
+  };
   private cas = new Map<string, CA>();
   private clients = new Map<string, Client>();
   private chats = new Map<string, Chat>();
@@ -252,6 +258,10 @@ class MemoryStorage implements Storage {
 
   // ---- messages
   async appendMessage(input: NewMessage): Promise<AppendResult> {
+    return this.appendNow(input);
+  }
+
+  private appendNow(input: NewMessage): AppendResult {
     this.check();
     let log = this.messages.get(input.chatId);
     if (log === undefined) this.messages.set(input.chatId, (log = new ChatLog(input.chatId)));
@@ -291,6 +301,10 @@ class MemoryStorage implements Storage {
   }
 
   async updateDelivery(chatId: string, seq: number, delivery: Message['delivery']): Promise<void> {
+    this.updateDeliveryNow(chatId, seq, delivery);
+  }
+
+  private updateDeliveryNow(chatId: string, seq: number, delivery: Message['delivery']): void {
     this.check();
     const log = this.messages.get(chatId);
     if (log === undefined || !Number.isInteger(seq) || seq < 1 || seq > log.length)

@@ -33,6 +33,14 @@ export interface Storage {
    * turn other failures into `storage_error`, which costs a promise per call.
    */
   readonly typedErrors?: boolean;
+  /**
+   * Optional: synchronous forms of the two calls the relay makes for every message, for a
+   * store that has the answer at once (in memory). They must behave exactly as
+   * `appendMessage` and `updateDelivery`, throwing `CaChatError`s instead of rejecting with
+   * them. The relay uses them only for a store with `typedErrors`, and saves a promise and a
+   * turn of the microtask queue per call (the conformance suite checks them when present).
+   */
+  readonly immediate?: ImmediateMessages;
   /** Opens / migrates. Called once by the relay before anything else. */
   init(): Promise<void>;
   /** Flushes everything and releases resources. Further calls fail with `storage_error`. */
@@ -169,6 +177,12 @@ export interface NewMessage {
   createdAt: number;
   idempotencyKey: string | null;
   delivery: Delivery;
+}
+
+/** See `Storage.immediate`. */
+export interface ImmediateMessages {
+  appendMessage(message: NewMessage): AppendResult;
+  updateDelivery(chatId: string, seq: number, delivery: Delivery): void;
 }
 
 export interface AppendResult {

@@ -1,5 +1,6 @@
 import type { CA, Chat, FileRef, Message, Party } from '../domain.js';
 import { CaChatError } from '../errors.js';
+import type { NewMessage } from '../storage.js';
 import type { RelayContext } from './context.js';
 
 /** A chat of this client (any state): `unknown_chat` / `not_your_chat` otherwise. */
@@ -99,7 +100,7 @@ export async function storeMessage(
     // Only awaited when there is one: `await undefined` still costs a promise and a turn.
     if (input.beforeAppend) await input.beforeAppend();
     const now = ctx.clock.now();
-    appended = await ctx.storage.appendMessage({
+    const message: NewMessage = {
       // The stored chat's own id string: maps keyed by it further on compare by identity.
       chatId: chat.id,
       from: input.from,
@@ -108,7 +109,13 @@ export async function storeMessage(
       createdAt: now,
       idempotencyKey: input.idempotencyKey,
       delivery: pendingDelivery(now),
-    });
+    };
+    // A store that answers at once does so without a promise (see `Storage.immediate`).
+    const { immediate } = ctx.storage;
+    appended =
+      immediate !== undefined
+        ? immediate.appendMessage(message)
+        : await ctx.storage.appendMessage(message);
     if (!appended.duplicate) ctx.modules.outbox.stored(appended.message);
   } finally {
     ctx.chatLocks.release(lock);

@@ -163,6 +163,7 @@ class Call {
 
 export function createOutbox(ctx: RelayContext): Outbox {
   const { storage, clock } = ctx;
+  const { immediate } = storage;
   const retry = ctx.config.deliveryRetry;
   let enabled = false;
   let passRunning: Promise<void> | null = null;
@@ -206,6 +207,13 @@ export function createOutbox(ctx: RelayContext): Outbox {
     ctx.timers.set(`retry:${chatId}`, delayMs, () => wake(chatId));
   };
 
+  /** Stores a message's delivery (at once, when the store can: see `Storage.immediate`). */
+  const settle = (m: Message, delivery: Delivery): Promise<void> | undefined => {
+    if (immediate === undefined) return storage.updateDelivery(m.chatId, m.seq, delivery);
+    immediate.updateDelivery(m.chatId, m.seq, delivery);
+    return undefined;
+  };
+
   const deliveredAs = (m: Message, peerMessageId: string | null): Delivery => ({
     state: 'delivered',
     peerMessageId,
@@ -236,7 +244,8 @@ export function createOutbox(ctx: RelayContext): Outbox {
     peerMessageId: string | null,
   ): Promise<Outcome> => {
     const delivery = deliveredAs(m, peerMessageId);
-    await storage.updateDelivery(m.chatId, m.seq, delivery);
+    const saving = settle(m, delivery);
+    if (saving) await saving;
     const told = announceDelivered(m, chat, delivery);
     if (told) await told;
     return 'delivered';
@@ -531,7 +540,9 @@ export function createOutbox(ctx: RelayContext): Outbox {
           else {
             const peer = receipt?.peerMessageId;
             const delivery = deliveredAs(m, typeof peer === 'string' ? peer : null);
-            await storage.updateDelivery(m.chatId, m.seq, delivery);
+            // Not through `settle`: an async function called here costs a promise a message.
+            if (immediate !== undefined) immediate.updateDelivery(m.chatId, m.seq, delivery);
+            else await storage.updateDelivery(m.chatId, m.seq, delivery);
             const told = announceDelivered(m, chat, delivery);
             if (told) await told;
             outcome = 'delivered';

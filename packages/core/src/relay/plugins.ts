@@ -97,7 +97,11 @@ function invalid(message: string): never {
   throw new CaChatError('config_invalid', message);
 }
 
-/** Storage whose every failure is a CaChatError with the original as `cause`. */
+/**
+ * Storage whose every failure is a CaChatError with the original as `cause`. A store that
+ * declares `typedErrors` is used as it is (with its `immediate` methods, if any); any other
+ * is wrapped, and the wrapper has no `immediate`.
+ */
 export function guardStorage(storage: Storage): Storage {
   if (storage.typedErrors === true) return storage;
   return guardMethods(storage, STORAGE_METHODS, 'storage_error', 'storage') as Storage;

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe } from 'vitest';
 import type { Storage } from '../storage.js';
 import { chatCases } from './storage-conformance/chat-cases.js';
 import type { ConformanceContext } from './storage-conformance/fixtures.js';
@@ -62,5 +62,49 @@ export function runStorageConformance(options: StorageConformanceOptions): void 
     messageCases(ctx);
     recordCases(ctx);
     isolationCases(ctx);
+  });
+
+  // A store with `immediate` message calls: the message cases again, through them.
+  describe(`Storage conformance: ${options.name}, message calls through \`immediate\``, () => {
+    let hasImmediate = false;
+    beforeAll(async () => {
+      const probe = await create();
+      await probe.init();
+      hasImmediate = probe.immediate !== undefined;
+      await destroy(probe);
+    });
+
+    beforeEach(async (test) => {
+      if (!hasImmediate) return test.skip('the store has no immediate calls');
+      ctx.storage = await create();
+      await ctx.storage.init();
+      ctx.storage = throughImmediate(ctx.storage);
+    });
+
+    afterEach(async () => {
+      if (hasImmediate) await destroy(ctx.storage);
+    });
+
+    messageCases(ctx);
+  });
+}
+
+/**
+ * `storage` with `appendMessage` and `updateDelivery` answered by its `immediate` forms (a
+ * synchronous throw becomes a rejection, as the relay sees it).
+ */
+function throughImmediate(storage: Storage): Storage {
+  const immediate = storage.immediate!;
+  return new Proxy(storage, {
+    get(target, key) {
+      if (key === 'appendMessage')
+        return async (...args: Parameters<Storage['appendMessage']>) =>
+          immediate.appendMessage(...args);
+      if (key === 'updateDelivery')
+        return async (...args: Parameters<Storage['updateDelivery']>) =>
+          immediate.updateDelivery(...args);
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
 }
