@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CaChatError } from '../errors.js';
+import { createManualClock, type ManualClock } from '../testing/manual-clock.js';
 import { createHarness, type Harness } from './test-harness.js';
 
 const harnesses: Harness[] = [];
@@ -367,9 +368,35 @@ describe('outbox', () => {
     expect(h.clock.pendingTimers()).toBe(0);
     // Stopping, the relay lets the call go without recording anything: still pending.
     expect(recorded).toEqual([]);
+    await h.storage.init(); // the memory store reopens on its data
+    expect((await h.storage.getMessage(chat.id, 1))?.delivery).toMatchObject({
+      state: 'pending',
+      attempts: 0,
+    });
   });
 
-  it('calls stuck in several chats time out together, each chat carrying on with its next message', async () => {
+  it('a call that answered in time is not timed out later, and stop() leaves no watchdog timer', async () => {
+    const { h, client, chat } = await activeChat();
+    const retries: string[] = [];
+    h.relay.on('delivery.retry', (m) => retries.push(`${m.seq}`));
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'one' });
+    await h.clock.advance(31_000);
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'two' });
+    await h.clock.advance(31_000);
+    expect(retries).toEqual([]);
+    expect(h.channel.deliveredMessages().map((m) => m.text)).toEqual(['one', 'two']);
+    for (const seq of [1, 2])
+      expect((await h.storage.getMessage(chat.id, seq))?.delivery).toMatchObject({
+        state: 'delivered',
+        attempts: 1,
+      });
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'three' });
+    await h.relay.flushOutbox();
+    await h.relay.stop(); // 30 s before the watchdog would look again
+    expect(h.clock.pendingTimers()).toBe(0);
+  });
+
+  it('calls stuck in two chats time out each at its own deadline, each chat carrying on with its next message', async () => {
     const { h, client, chat } = await activeChat();
     const second = await h.activeChat();
     const original = h.channel.deliverMessage.bind(h.channel);
@@ -395,6 +422,53 @@ describe('outbox', () => {
       'stuck 2',
       'next 2',
     ]);
+  });
+
+  it('channel-call deadlines are measured on the monotonic clock: setting the wall clock does not move them', async () => {
+    const base = createManualClock();
+    let wallOffset = 0;
+    // The wall clock can jump; the monotonic one (the manual clock's own time) does not.
+    const clock: ManualClock = {
+      ...base,
+      now: () => base.now() + wallOffset,
+      monotonic: () => base.now(),
+    };
+    const { h, client, chat } = await activeChat({ clock });
+    const second = await h.activeChat();
+    const retries: string[] = [];
+    h.relay.on('delivery.retry', (m) => retries.push(m.chatId));
+    const original = h.channel.deliverMessage.bind(h.channel);
+    h.channel.deliverMessage = () => new Promise(() => {});
+    await h.relay.sendClientMessage(client.id, { chatId: chat.id, text: 'stuck at 0 s' });
+    await h.clock.advance(20_000);
+    await h.relay.sendClientMessage(second.client.id, { chatId: second.chat.id, text: 'at 20 s' });
+    await h.clock.advance(5_000);
+    wallOffset = 3600_000; // the system clock is set an hour ahead
+    await h.clock.advance(5_000);
+    // At 30 s the first call is due, the second (due at 50 s) not, whatever the wall clock says.
+    expect(retries).toEqual([chat.id]);
+    h.channel.deliverMessage = original; // the retries go through
+    await h.clock.advance(20_000);
+    expect(retries).toEqual([chat.id, second.chat.id]);
+  });
+
+  it('calls due at the same instant all time out in one check', async () => {
+    const { h, client, chat } = await activeChat();
+    const others = [await h.activeChat(), await h.activeChat()];
+    const retries: string[] = [];
+    h.relay.on('delivery.retry', (m) => retries.push(m.chatId));
+    const original = h.channel.deliverMessage.bind(h.channel);
+    h.channel.deliverMessage = () => new Promise(() => {});
+    for (const c of [{ client, chat }, ...others])
+      await h.relay.sendClientMessage(c.client.id, { chatId: c.chat.id, text: 'stuck' });
+    await h.clock.advance(29_999);
+    expect(retries).toEqual([]);
+    h.channel.deliverMessage = original;
+    await h.clock.advance(1);
+    expect(retries.sort()).toEqual([chat.id, ...others.map((o) => o.chat.id)].sort());
+    await h.clock.advance(1000);
+    await h.relay.flushOutbox();
+    expect(h.channel.deliveredMessages()).toHaveLength(3);
   });
 
   it('a store that throws instead of rejecting does not leave the chat without a worker', async () => {

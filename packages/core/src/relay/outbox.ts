@@ -164,6 +164,9 @@ class Call {
 export function createOutbox(ctx: RelayContext): Outbox {
   const { storage, clock } = ctx;
   const { immediate } = storage;
+  /** What channel-call deadlines are measured on: monotonic when the clock has it. */
+  const elapsed: () => number =
+    clock.monotonic !== undefined ? clock.monotonic.bind(clock) : clock.now.bind(clock);
   const retry = ctx.config.deliveryRetry;
   let enabled = false;
   let passRunning: Promise<void> | null = null;
@@ -309,8 +312,8 @@ export function createOutbox(ctx: RelayContext): Outbox {
     chat: Chat,
     channel: string,
     timeoutMs: number,
-    now: number,
   ): Call => {
+    const now = elapsed();
     const call = (line.call ??= new Call(chatId, line));
     call.message = m;
     call.chat = chat;
@@ -352,7 +355,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
   function checkCalls(): void {
     watchTimer = null;
     watchAt = Infinity;
-    const now = clock.now();
+    const now = elapsed();
     let next = Infinity;
     for (let call = calls; call !== null;) {
       const following = call.next;
@@ -523,7 +526,7 @@ export function createOutbox(ctx: RelayContext): Outbox {
             if (channel === null) throw noChannelFor(ca);
             const answer = channel.deliverMessage(ca, chat, m);
             const timeoutMs = m.file ? FILE_CALL_TIMEOUT_MS : PLUGIN_CALL_TIMEOUT_MS;
-            call = watch(chatLine, chatId, m, chat, channel.name, timeoutMs, now);
+            call = watch(chatLine, chatId, m, chat, channel.name, timeoutMs);
             receipt = await answer;
           } catch (error) {
             failure = {

@@ -1,7 +1,8 @@
-import { afterEach, beforeAll, beforeEach, describe } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CaChatError } from '../errors.js';
 import type { Storage } from '../storage.js';
 import { chatCases } from './storage-conformance/chat-cases.js';
-import type { ConformanceContext } from './storage-conformance/fixtures.js';
+import { type ConformanceContext, makeMessage } from './storage-conformance/fixtures.js';
 import { isolationCases } from './storage-conformance/isolation-cases.js';
 import { messageCases } from './storage-conformance/message-cases.js';
 import { peopleCases } from './storage-conformance/people-cases.js';
@@ -86,12 +87,37 @@ export function runStorageConformance(options: StorageConformanceOptions): void 
     });
 
     messageCases(ctx);
+
+    it('immediate calls throw CaChatErrors synchronously: an unknown message, a closed store', async () => {
+      const immediate = ctx.storage.immediate!;
+      const outcome = (call: () => unknown): string => {
+        try {
+          return `answered ${String(call())}`;
+        } catch (error) {
+          return error instanceof CaChatError ? error.code : `threw ${String(error)}`;
+        }
+      };
+      const delivery = makeMessage('x').delivery;
+      expect(outcome(() => immediate.updateDelivery('no-such-chat', 1, delivery))).toBe(
+        'not_found',
+      );
+      await ctx.storage.close();
+      expect(outcome(() => immediate.appendMessage(makeMessage('chat-1')))).toBe('storage_error');
+      expect(outcome(() => immediate.updateDelivery('chat-1', 1, delivery))).toBe('storage_error');
+    });
   });
+}
+
+/** What an `immediate` call answered, which must not be a promise. */
+function atOnce<T>(value: T): T {
+  if (typeof (value as { then?: unknown } | null)?.then === 'function')
+    throw new Error('Storage.immediate answered with a promise: it must answer at once');
+  return value;
 }
 
 /**
  * `storage` with `appendMessage` and `updateDelivery` answered by its `immediate` forms (a
- * synchronous throw becomes a rejection, as the relay sees it).
+ * synchronous throw becomes a rejection, as the relay sees it; a promise fails the case).
  */
 function throughImmediate(storage: Storage): Storage {
   const immediate = storage.immediate!;
@@ -99,10 +125,10 @@ function throughImmediate(storage: Storage): Storage {
     get(target, key) {
       if (key === 'appendMessage')
         return async (...args: Parameters<Storage['appendMessage']>) =>
-          immediate.appendMessage(...args);
+          atOnce(immediate.appendMessage(...args));
       if (key === 'updateDelivery')
         return async (...args: Parameters<Storage['updateDelivery']>) =>
-          immediate.updateDelivery(...args);
+          atOnce(immediate.updateDelivery(...args));
       const value: unknown = Reflect.get(target, key, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },
