@@ -379,7 +379,10 @@ export function createOutbox(ctx: RelayContext): Outbox {
     line.worker = null;
     running--;
     // What was handed over is read again from storage, after what is settled (`settled` was
-    // set before the call). The old worker keeps the array it took; `spare` stays null.
+    // set before the call, below its message). Dropped rather than left to the seq check: a
+    // message stored while the old worker listed storage can be both in its batch and first
+    // in `fresh`, and would otherwise be taken from there with its pre-timeout delivery
+    // state. The old worker keeps the array it took; `spare` stays null.
     line.fresh.length = 0;
     line.freshBroken = false;
     if (enabled && message !== null && chat !== null) {
