@@ -525,19 +525,18 @@ export function createOutbox(ctx: RelayContext): Outbox {
           let receipt: DeliveryReceipt | null | undefined;
           let failure: { error: unknown } | null = null;
           let call: Call | null = null;
-          try {
-            if (channel === null) throw noChannelFor(ca);
-            const answer = channel.deliverMessage(ca, chat, m);
-            const timeoutMs = m.file ? FILE_CALL_TIMEOUT_MS : PLUGIN_CALL_TIMEOUT_MS;
-            call = watch(chatLine, chatId, m, chat, channel.name, timeoutMs);
-            receipt = await answer;
-          } catch (error) {
-            failure = {
-              error:
-                channel === null
-                  ? error
-                  : pluginFailed('channel_error', channel.name, 'deliverMessage', error),
-            };
+          if (channel === null) failure = { error: noChannelFor(ca) };
+          else {
+            try {
+              const answer = channel.deliverMessage(ca, chat, m);
+              const timeoutMs = m.file ? FILE_CALL_TIMEOUT_MS : PLUGIN_CALL_TIMEOUT_MS;
+              call = watch(chatLine, chatId, m, chat, channel.name, timeoutMs);
+              receipt = await answer;
+            } catch (error) {
+              failure = {
+                error: pluginFailed('channel_error', channel.name, 'deliverMessage', error),
+              };
+            }
           }
           // Given up on meanwhile: this worker is no longer the line's.
           if (chatLine.epoch !== epoch) return ABANDONED;
@@ -649,19 +648,16 @@ export function createOutbox(ctx: RelayContext): Outbox {
       scheduleRetry(chatId, retry.initialDelayMs);
     } finally {
       // Unless the watchdog gave this worker up, and the line has another.
-      if (line.epoch === epoch) finished(chatId, line);
-    }
-  };
-
-  /** A worker ended: frees its place, and starts what waited for one. */
-  const finished = (chatId: string, line: ChatLine): void => {
-    line.worker = null;
-    running--;
-    if (line.dirty) wake(chatId);
-    if (waiting.size > 0) {
-      const next = waiting.values().next().value!;
-      waiting.delete(next);
-      wake(next);
+      if (line.epoch === epoch) {
+        line.worker = null;
+        running--;
+        if (line.dirty) wake(chatId);
+        if (waiting.size > 0) {
+          const next = waiting.values().next().value!;
+          waiting.delete(next);
+          wake(next);
+        }
+      }
     }
   };
 

@@ -142,7 +142,7 @@ function guardMethods(
   return guarded;
 }
 
-export type PluginCode = 'channel_error' | 'transport_error';
+type PluginCode = 'channel_error' | 'transport_error';
 
 /**
  * What a plug-in call is called in its errors: `name` itself without a method, else e.g.
@@ -238,8 +238,6 @@ export function channelOf(ctx: RelayContext, ca: CA): CAChannel | null {
 export const noChannelFor = (ca: CA): CaChatError =>
   new CaChatError('channel_error', `no channel named ${ca.channel} for CA ${ca.id}`);
 
-const noChannel = (ca: CA): Promise<never> => Promise.reject(noChannelFor(ca));
-
 /** Calls the channel that serves `ca`; `channel_error` when none does. */
 export function callChannel<T>(
   ctx: RelayContext,
@@ -249,7 +247,7 @@ export function callChannel<T>(
   timeoutMs: number = PLUGIN_CALL_TIMEOUT_MS,
 ): Promise<T> {
   const channel = channelOf(ctx, ca);
-  if (!channel) return noChannel(ca);
+  if (!channel) return Promise.reject(noChannelFor(ca));
   let answer: Promise<T>;
   try {
     answer = fn(channel);
